@@ -1,0 +1,118 @@
+"""HTTP edges of the FHIR API: formats, bodies, Prefer and responses. https://hl7.org/fhir/R4/http.html
+
+https://hl7.org/fhir/R4/http.html#mime-type - JSON only (application/fhir+json, application/json);
+XML and Turtle are answered 406 / 415.
+"""
+
+import json
+
+from flask import Request, Response, request
+
+from fhir_server.errors import BadRequest, FhirError, NotAcceptable, TooLarge, UnsupportedMediaType
+from fhir_server.interactions import Reply
+from fhir_server.outcome import from_error
+
+FHIR_JSON = "application/fhir+json"
+JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+FORMAT_ALIASES = {
+    "json": FHIR_JSON,
+    "application/json": "application/json",
+    "application/fhir+json": FHIR_JSON,
+}
+PATCH_TYPE = "application/json-patch+json"
+
+
+def _media_type(value: str | None) -> str:
+    return (value or "").split(";")[0].strip().lower()
+
+
+def response_type(req: Request) -> str:
+    """The content type to answer with, from _format or Accept (406 when we cannot)."""
+    fmt = req.args.get("_format")
+    if fmt is not None:
+        wanted = FORMAT_ALIASES.get(fmt.strip().lower().split(";")[0])
+        if wanted is None:
+            raise NotAcceptable(
+                f"_format '{fmt}' is not supported; this server speaks JSON only",
+                expression=["_format"],
+            )
+        return wanted
+    accept = req.headers.get("Accept", "")
+    if not accept.strip():
+        return FHIR_JSON
+    types = [_media_type(part) for part in accept.split(",")]
+    for candidate in types:
+        if candidate in ("application/fhir+json", "application/json+fhir", "*/*", "application/*"):
+            return FHIR_JSON
+        if candidate == "application/json":
+            return "application/json"
+    raise NotAcceptable(f"Cannot answer with {accept}; this server speaks application/fhir+json")
+
+
+def wants_fhir(req: Request) -> bool:
+    """For Binary: does the client ask for the FHIR resource rather than the native content?"""
+    if req.args.get("_format"):
+        return True
+    accept = req.headers.get("Accept", "")
+    return any(_media_type(p) in JSON_TYPES for p in accept.split(","))
+
+
+def read_json_body(req: Request, allowed=JSON_TYPES):
+    content_type = _media_type(req.headers.get("Content-Type"))
+    if content_type not in allowed:
+        shown = content_type or "no Content-Type"
+        raise UnsupportedMediaType(f"Cannot read a body of {shown}; send {' or '.join(allowed)}")
+    length = req.content_length
+    if length is not None and req.max_content_length and length > req.max_content_length:
+        raise TooLarge(f"The body exceeds the limit of {req.max_content_length} bytes")
+    raw = req.get_data(cache=True)
+    if not raw.strip():
+        raise BadRequest("The request has no body; a JSON resource is required")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The body is not UTF-8 encoded JSON") from exc
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+
+
+def prefer(req: Request, key: str) -> str | None:
+    for part in req.headers.get("Prefer", "").split(";"):
+        for item in part.split(","):
+            name, _, value = item.strip().partition("=")
+            if name.strip() == key:
+                return value.strip().strip('"')
+    return None
+
+
+def _dump(body: dict, pretty: bool) -> str:
+    if pretty:
+        return json.dumps(body, ensure_ascii=False, indent=2)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def render(reply: Reply) -> Response:
+    headers = dict(reply.headers)
+    if reply.body is None:
+        return Response(status=reply.status, headers=headers)
+    if isinstance(reply.body, bytes):
+        return Response(
+            reply.body, status=reply.status, headers=headers, content_type=reply.content_type
+        )
+    pretty = request.args.get("_pretty", "false").lower() == "true"
+    try:
+        mime = response_type(request)
+    except FhirError:
+        mime = FHIR_JSON
+    return Response(
+        _dump(reply.body, pretty),
+        status=reply.status,
+        headers=headers,
+        content_type=f"{mime}; charset=utf-8",
+    )
+
+
+def render_error(error: FhirError) -> Response:
+    return render(Reply(error.status, from_error(error), dict(error.headers)))

@@ -1,0 +1,203 @@
+"""The FHIR REST routes, in one table: https://hl7.org/fhir/R4/http.html#summary
+
+Thin: each view builds the AccessContext once (smart_auth), reads the HTTP inputs and calls one
+framework-free interaction (fhir_server.interactions).
+"""
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from fhir_server.api import http
+from fhir_server.errors import BadRequest, UnsupportedMediaType
+from fhir_server.interactions import Interactions
+from smart_auth.bearer import context_from_headers
+
+blp = Blueprint("fhir", __name__, url_prefix="/fhir", description="FHIR R4 RESTful API")
+
+
+def _services() -> Interactions:
+    return current_app.extensions["carnet"].interactions
+
+
+def _ctx():
+    return context_from_headers(request.headers)
+
+
+def _params() -> list[tuple[str, str]]:
+    return [(k, v) for k, values in request.args.lists() for v in values]
+
+
+def _query_string() -> str:
+    return request.query_string.decode("utf-8", errors="replace")
+
+
+def _strict() -> bool:
+    return http.prefer(request, "handling") == "strict"
+
+
+def _summary_elements():
+    summary = request.args.get("_summary")
+    elements = request.args.get("_elements")
+    if summary is not None and summary not in ("true", "false", "text", "data", "count"):
+        raise BadRequest(
+            "_summary must be true, false, text, data or count", expression=["_summary"]
+        )
+    return summary, [e.strip() for e in elements.split(",")] if elements else None
+
+
+@blp.route("/metadata")
+class Metadata(MethodView):
+    def get(self):
+        """Capabilities: the CapabilityStatement (http.html#capabilities)."""
+        http.response_type(request)
+        return http.render(current_app.extensions["carnet"].capabilities())
+
+
+@blp.route("")
+class System(MethodView):
+    def post(self):
+        """Batch or transaction Bundle (http.html#transaction)."""
+        http.response_type(request)
+        bundle = http.read_json_body(request)
+        return http.render(
+            current_app.extensions["carnet"].bundles.process(
+                _ctx(), bundle, http.prefer(request, "return")
+            )
+        )
+
+
+@blp.route("/<string:resource_type>")
+class TypeLevel(MethodView):
+    def get(self, resource_type):
+        """Search (http.html#search)."""
+        http.response_type(request)
+        return http.render(_services().search(_ctx(), resource_type, _params(), strict=_strict()))
+
+    def post(self, resource_type):
+        """Create, or conditional create with If-None-Exist (http.html#create)."""
+        http.response_type(request)
+        body = http.read_json_body(request)
+        reply = _services().create(
+            _ctx(),
+            resource_type,
+            body,
+            prefer=http.prefer(request, "return"),
+            if_none_exist=request.headers.get("If-None-Exist"),
+        )
+        return http.render(reply)
+
+    def put(self, resource_type):
+        """Conditional update (http.html#cond-update)."""
+        http.response_type(request)
+        body = http.read_json_body(request)
+        reply = _services().conditional_update(
+            _ctx(),
+            resource_type,
+            _query_string(),
+            body,
+            if_match=request.headers.get("If-Match"),
+            prefer=http.prefer(request, "return"),
+        )
+        return http.render(reply)
+
+    def patch(self, resource_type):
+        """Conditional patch (http.html#patch)."""
+        http.response_type(request)
+        ops = http.read_json_body(request, allowed=(http.PATCH_TYPE,))
+        reply = _services().conditional_patch(
+            _ctx(),
+            resource_type,
+            _query_string(),
+            ops,
+            if_match=request.headers.get("If-Match"),
+            prefer=http.prefer(request, "return"),
+        )
+        return http.render(reply)
+
+    def delete(self, resource_type):
+        """Conditional delete (http.html#3.1.0.7.1)."""
+        return http.render(_services().conditional_delete(_ctx(), resource_type, _query_string()))
+
+
+@blp.route("/<string:resource_type>/_search")
+class SearchPost(MethodView):
+    def post(self, resource_type):
+        """Search by POST with form-encoded parameters (http.html#search)."""
+        http.response_type(request)
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type != "application/x-www-form-urlencoded":
+            raise UnsupportedMediaType(
+                "POST _search takes application/x-www-form-urlencoded parameters"
+            )
+        params = _params() + [(k, v) for k, values in request.form.lists() for v in values]
+        return http.render(_services().search(_ctx(), resource_type, params, strict=_strict()))
+
+
+@blp.route("/<string:resource_type>/_history")
+class TypeHistory(MethodView):
+    def get(self, resource_type):
+        """Type history (http.html#history)."""
+        http.response_type(request)
+        return http.render(_services().history(_ctx(), resource_type, None, _params()))
+
+
+@blp.route("/<string:resource_type>/<string:id>")
+class Instance(MethodView):
+    def get(self, resource_type, id):
+        """Read (http.html#read); a Binary answers its native content unless FHIR JSON is asked."""
+        if resource_type == "Binary" and not http.wants_fhir(request):
+            return http.render(_services().binary_content(_ctx(), id))
+        http.response_type(request)
+        summary, elements = _summary_elements()
+        return http.render(_services().read(_ctx(), resource_type, id, summary, elements))
+
+    def put(self, resource_type, id):
+        """Update, or create with a client id (http.html#update)."""
+        http.response_type(request)
+        body = http.read_json_body(request)
+        reply = _services().update(
+            _ctx(),
+            resource_type,
+            id,
+            body,
+            if_match=request.headers.get("If-Match"),
+            prefer=http.prefer(request, "return"),
+        )
+        return http.render(reply)
+
+    def patch(self, resource_type, id):
+        """Patch with JSON Patch (http.html#patch)."""
+        http.response_type(request)
+        ops = http.read_json_body(request, allowed=(http.PATCH_TYPE,))
+        reply = _services().patch(
+            _ctx(),
+            resource_type,
+            id,
+            ops,
+            if_match=request.headers.get("If-Match"),
+            prefer=http.prefer(request, "return"),
+        )
+        return http.render(reply)
+
+    def delete(self, resource_type, id):
+        """Logical delete (http.html#delete)."""
+        return http.render(
+            _services().delete(_ctx(), resource_type, id, if_match=request.headers.get("If-Match"))
+        )
+
+
+@blp.route("/<string:resource_type>/<string:id>/_history")
+class InstanceHistory(MethodView):
+    def get(self, resource_type, id):
+        """Instance history (http.html#history)."""
+        http.response_type(request)
+        return http.render(_services().history(_ctx(), resource_type, id, _params()))
+
+
+@blp.route("/<string:resource_type>/<string:id>/_history/<string:vid>")
+class Version(MethodView):
+    def get(self, resource_type, id, vid):
+        """Version read (http.html#vread)."""
+        http.response_type(request)
+        return http.render(_services().vread(_ctx(), resource_type, id, vid))

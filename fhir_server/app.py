@@ -1,0 +1,107 @@
+"""The application factory: wires settings, store, policy, search and routes, and nothing else.
+
+https://flask.palletsprojects.com/en/stable/patterns/appfactories/
+"""
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, jsonify
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from consent.policy import Policy
+from fhir_server.api import http
+from fhir_server.api.routes import blp
+from fhir_server.capability import capability_statement
+from fhir_server.config import Settings
+from fhir_server.errors import FhirError, MethodNotAllowed, NotFound, TooLarge
+from fhir_server.interactions import Interactions, Reply
+from fhir_server.search.engine import SearchEngine
+from fhir_server.search.registry import REGISTRY
+from fhir_server.store.binary import BlobStore
+from fhir_server.store.db import connect
+from fhir_server.store.repository import Store
+from fhir_server.transaction import BundleProcessor
+
+log = logging.getLogger("carnet")
+
+
+@dataclass
+class Carnet:
+    """What the routes need, built once per process."""
+
+    settings: Settings
+    store: Store
+    interactions: Interactions
+    bundles: BundleProcessor
+
+    def capabilities(self) -> Reply:
+        return Reply(200, capability_statement(REGISTRY, self.settings.base_url))
+
+
+def build(settings: Settings, db=None, transactions: bool | None = None) -> Carnet:
+    if db is None:
+        db, transactions = connect(settings.mongodb_uri, settings.mongodb_db)
+    store = Store(db, Policy(), REGISTRY, settings.base_url, bool(transactions))
+    store.ensure_indexes()
+    engine = SearchEngine(store, REGISTRY, settings)
+    blobs = BlobStore(db, settings.gridfs_threshold)
+    interactions = Interactions(store, engine, blobs, settings.base_url)
+    return Carnet(
+        settings, store, interactions, BundleProcessor(interactions, settings.max_bundle_entries)
+    )
+
+
+def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask("carnet")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="Carnet FHIR R4 server",
+        API_VERSION="0.1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.extensions["carnet"] = carnet or build(settings)
+    api = Api(app)
+    api.register_blueprint(blp)
+    _register_errors(app)
+
+    @app.get("/")
+    def index():
+        return jsonify(
+            {
+                "service": "Carnet FHIR R4 server",
+                "fhir": settings.base_url,
+                "openapi": "/openapi.json",
+            }
+        )
+
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(FhirError)
+    def fhir_error(error: FhirError):
+        return http.render_error(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code == 405:
+            return http.render_error(
+                MethodNotAllowed(f"Method not allowed on this URL: {error.description}")
+            )
+        if error.code == 413:
+            return http.render_error(TooLarge("The request body is too large"))
+        if error.code == 404:
+            return http.render_error(NotFound("No such URL on this FHIR server"))
+        return http.render_error(
+            FhirError(error.description or error.name, status=error.code or 500, code="exception")
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unexpected error")
+        return http.render_error(FhirError("Internal server error", status=500, code="exception"))

@@ -1,0 +1,405 @@
+"""The FHIR RESTful interactions, framework-free: https://hl7.org/fhir/R4/http.html
+
+Each method takes the caller's AccessContext and returns a Reply; the Flask routes and the
+batch/transaction processor are thin callers. Conditional operations are written once, over search.
+"""
+
+import copy
+import email.utils
+import re
+from dataclasses import dataclass, field
+from datetime import UTC
+
+import jsonpatch
+
+from fhir_server import resources
+from fhir_server.errors import (
+    BadRequest,
+    FhirError,
+    InvalidResource,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
+)
+from fhir_server.outcome import information
+from fhir_server.search.engine import SearchEngine, unknown_outcome
+from fhir_server.shaping import summarize
+from fhir_server.store.binary import BlobStore
+from fhir_server.store.repository import Store, Stored, new_id
+from fhir_server.store.unit_of_work import UnitOfWork
+from fhir_server.validation import ProfileCheck, validate
+from smart_auth.context import AccessContext
+
+_ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict | bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+
+
+def parse_etag(value: str | None) -> int | None:
+    if value is None:
+        return None
+    m = _ETAG.match(value.strip())
+    if not m:
+        raise BadRequest(
+            f"If-Match must be an ETag such as W/\"3\", not '{value}'", expression=["If-Match"]
+        )
+    return int(m.group(2))
+
+
+def version_headers(stored: Stored, base_url: str) -> dict[str, str]:
+    return {
+        "ETag": f'W/"{stored.vid}"',
+        "Last-Modified": email.utils.format_datetime(
+            stored.last_updated.astimezone(UTC), usegmt=True
+        ),
+        "Content-Location": f"{base_url}/{stored.resource_type}/{stored.id}/_history/{stored.vid}",
+    }
+
+
+class Interactions:
+    def __init__(
+        self,
+        store: Store,
+        engine: SearchEngine,
+        blobs: BlobStore,
+        base_url: str,
+        profile_checks: list[ProfileCheck] | None = None,
+    ):
+        self.store = store
+        self.engine = engine
+        self.blobs = blobs
+        self.base_url = base_url
+        self.profile_checks = profile_checks or []
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _check_type(self, resource_type: str) -> None:
+        if not resources.is_supported(resource_type):
+            raise NotFound(
+                f"Resource type '{resource_type}' is not supported by this server",
+                code="not-supported",
+            )
+
+    def _check_writable(self, resource_type: str) -> None:
+        self._check_type(resource_type)
+        if resource_type in resources.READ_ONLY_TYPES:
+            raise MethodNotAllowed(
+                f"{resource_type} is written by the server only; it cannot be changed through the API"
+            )
+
+    def _check_id(self, id: str) -> None:
+        if not resources.is_valid_id(id):
+            raise BadRequest(
+                f"'{id}' is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})", expression=["id"]
+            )
+
+    def resource_of(self, stored: Stored) -> dict:
+        if stored.resource_type == "Binary" and stored.resource is not None:
+            return self.blobs.materialize(stored.doc, stored.resource)
+        return stored.resource
+
+    def _written(self, stored: Stored, created: bool, prefer: str | None) -> Reply:
+        headers = version_headers(stored, self.base_url)
+        status = 201 if created else 200
+        if created:
+            headers["Location"] = headers["Content-Location"]
+        if prefer == "minimal":
+            return Reply(status, None, headers)
+        if prefer == "OperationOutcome":
+            verb = "created" if created else "updated"
+            return Reply(
+                status,
+                information(f"{stored.resource_type}/{stored.id} {verb} (version {stored.vid})"),
+                headers,
+            )
+        return Reply(status, self.resource_of(stored), headers)
+
+    def _prepare_binary(self, resource_type: str):
+        if resource_type != "Binary":
+            return None
+        return self.blobs.offload
+
+    def _conditional_matches(self, ctx, resource_type: str, query: str, what: str) -> list[dict]:
+        params = parse_query_string(query)
+        if not params:
+            raise BadRequest(f"A conditional {what} needs search parameters", expression=[what])
+        req = self.engine.parse(ctx, resource_type, params, strict=True)
+        return self.store.find(ctx, resource_type, req.query(), sort=[("_id", 1)], limit=2)
+
+    # -- read -------------------------------------------------------------------------------
+    def read(
+        self, ctx: AccessContext, resource_type: str, id: str, summary=None, elements=None
+    ) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#read"""
+        self._check_type(resource_type)
+        stored = self.store.read(ctx, resource_type, id)
+        body = summarize(self.resource_of(stored), summary, elements)
+        return Reply(200, body, version_headers(stored, self.base_url))
+
+    def vread(self, ctx: AccessContext, resource_type: str, id: str, vid: str) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#vread"""
+        self._check_type(resource_type)
+        if not vid.isdigit():
+            raise NotFound(f"{resource_type}/{id}/_history/{vid} is not known")
+        stored = self.store.vread(ctx, resource_type, id, int(vid))
+        return Reply(200, self.resource_of(stored), version_headers(stored, self.base_url))
+
+    def binary_content(self, ctx: AccessContext, id: str) -> Reply:
+        """The native content of a Binary (binary.html#rest), e.g. ITI-68 Retrieve Document."""
+        stored = self.store.read(ctx, "Binary", id)
+        content = self.blobs.content(stored.doc) or b""
+        headers = version_headers(stored, self.base_url)
+        return Reply(
+            200, content, headers, stored.resource.get("contentType", "application/octet-stream")
+        )
+
+    # -- create / update / patch / delete ---------------------------------------------------
+    def create(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        body: dict,
+        *,
+        prefer: str | None = None,
+        if_none_exist: str | None = None,
+        uow: UnitOfWork | None = None,
+        assigned_id: str | None = None,
+    ) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#create, conditional create with If-None-Exist."""
+        self._check_writable(resource_type)
+        validate(body, resource_type, self.profile_checks)
+        if if_none_exist:
+            found = self._conditional_matches(ctx, resource_type, if_none_exist, "If-None-Exist")
+            if len(found) > 1:
+                raise PreconditionFailed(f"If-None-Exist matches several {resource_type} resources")
+            if found:
+                stored = self.store._stored_current(resource_type, found[0])
+                reply = self._written(stored, False, prefer)
+                reply.headers.pop("Location", None)
+                return reply
+        resource = {**body, "id": assigned_id or new_id()}
+        stored, _ = self.store.write(
+            ctx,
+            resource,
+            method="POST",
+            must_be_new=True,
+            uow=uow,
+            prepare=self._prepare_binary(resource_type),
+        )
+        return self._written(stored, True, prefer)
+
+    def update(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        id: str,
+        body: dict,
+        *,
+        if_match: str | None = None,
+        prefer: str | None = None,
+        uow: UnitOfWork | None = None,
+    ) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#update (create through update allowed)."""
+        self._check_writable(resource_type)
+        self._check_id(id)
+        validate(body, resource_type, self.profile_checks)
+        if body.get("id") != id:
+            raise BadRequest(
+                f"The resource's id ({body.get('id')!r}) must equal the id in the URL ('{id}')",
+                expression=[f"{resource_type}.id"],
+            )
+        stored, created = self.store.write(
+            ctx,
+            body,
+            method="PUT",
+            expected_vid=parse_etag(if_match),
+            uow=uow,
+            prepare=self._prepare_binary(resource_type),
+        )
+        return self._written(stored, created, prefer)
+
+    def conditional_update(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        query: str,
+        body: dict,
+        *,
+        if_match=None,
+        prefer=None,
+        uow=None,
+    ) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#cond-update"""
+        self._check_writable(resource_type)
+        found = self._conditional_matches(ctx, resource_type, query, "update")
+        if len(found) > 1:
+            raise PreconditionFailed(
+                f"The conditional update matches several {resource_type} resources"
+            )
+        if not found:
+            if body.get("id"):
+                return self.update(ctx, resource_type, body["id"], body, prefer=prefer, uow=uow)
+            return self.create(ctx, resource_type, body, prefer=prefer, uow=uow)
+        id = found[0]["_id"]
+        if body.get("id") not in (None, id):
+            raise BadRequest(
+                f"The resource's id ({body['id']!r}) differs from the matched resource ('{id}')",
+                expression=[f"{resource_type}.id"],
+            )
+        return self.update(
+            ctx, resource_type, id, {**body, "id": id}, if_match=if_match, prefer=prefer, uow=uow
+        )
+
+    def patch(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        id: str,
+        operations,
+        *,
+        if_match=None,
+        prefer=None,
+        uow=None,
+    ) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#patch with JSON Patch (RFC 6902)."""
+        self._check_writable(resource_type)
+        current = self.store.read(ctx, resource_type, id, uow=uow)
+        expected = parse_etag(if_match)
+        if expected is not None and expected != current.vid:
+            raise PreconditionFailed(
+                f"Version conflict on {resource_type}/{id}: If-Match asked for version {expected}, "
+                f"the current version is {current.vid}"
+            )
+        if not isinstance(operations, list):
+            raise BadRequest("A JSON Patch document is an array of operations")
+        try:
+            patched = jsonpatch.JsonPatch(operations).apply(
+                copy.deepcopy(self.resource_of(current))
+            )
+        except jsonpatch.InvalidJsonPatch as exc:
+            raise BadRequest(f"Invalid JSON Patch: {exc}") from exc
+        except (jsonpatch.JsonPatchConflict, jsonpatch.JsonPatchTestFailed) as exc:
+            raise InvalidResource(f"The patch cannot be applied: {exc}", code="processing") from exc
+        except (TypeError, KeyError, ValueError) as exc:
+            raise BadRequest(f"Invalid JSON Patch: {exc}") from exc
+        if patched.get("id") != id or patched.get("resourceType") != resource_type:
+            raise InvalidResource(
+                "A patch cannot change the resource's id or resourceType", code="processing"
+            )
+        validate(patched, resource_type, self.profile_checks)
+        stored, _ = self.store.write(
+            ctx,
+            patched,
+            method="PATCH",
+            expected_vid=current.vid,
+            uow=uow,
+            prepare=self._prepare_binary(resource_type),
+        )
+        return self._written(stored, False, prefer)
+
+    def conditional_patch(
+        self,
+        ctx,
+        resource_type: str,
+        query: str,
+        operations,
+        *,
+        if_match=None,
+        prefer=None,
+        uow=None,
+    ) -> Reply:
+        self._check_writable(resource_type)
+        found = self._conditional_matches(ctx, resource_type, query, "patch")
+        if len(found) > 1:
+            raise PreconditionFailed(
+                f"The conditional patch matches several {resource_type} resources"
+            )
+        if not found:
+            raise NotFound(f"The conditional patch matches no {resource_type}")
+        return self.patch(
+            ctx,
+            resource_type,
+            found[0]["_id"],
+            operations,
+            if_match=if_match,
+            prefer=prefer,
+            uow=uow,
+        )
+
+    def delete(self, ctx, resource_type: str, id: str, *, if_match=None, uow=None) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#delete - logical; deleting twice is not an error."""
+        self._check_writable(resource_type)
+        stored = self.store.delete(
+            ctx, resource_type, id, expected_vid=parse_etag(if_match), uow=uow
+        )
+        if stored is None:
+            return Reply(204)
+        return Reply(204, None, {"ETag": f'W/"{stored.vid}"'})
+
+    def conditional_delete(self, ctx, resource_type: str, query: str, *, uow=None) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#3.1.0.7.1 - single match only (412 on several)."""
+        self._check_writable(resource_type)
+        found = self._conditional_matches(ctx, resource_type, query, "delete")
+        if len(found) > 1:
+            raise PreconditionFailed(
+                f"The conditional delete matches several {resource_type} resources"
+            )
+        if not found:
+            return Reply(204)
+        return self.delete(ctx, resource_type, found[0]["_id"], uow=uow)
+
+    # -- search and history -------------------------------------------------------------------
+    def search(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        params: list[tuple[str, str]],
+        *,
+        strict: bool = False,
+    ) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#search"""
+        self._check_type(resource_type)
+        req = self.engine.parse(ctx, resource_type, params, strict)
+        result = self.engine.execute(ctx, req)
+        from fhir_server.bundles import searchset
+
+        bundle = searchset(
+            self, req, result, [unknown_outcome(resource_type, req.unknown)] if req.unknown else []
+        )
+        return Reply(200, bundle)
+
+    def history(
+        self, ctx: AccessContext, resource_type: str, id: str | None, params: list[tuple[str, str]]
+    ) -> Reply:
+        """https://hl7.org/fhir/R4/http.html#history (instance and type)."""
+        self._check_type(resource_type)
+        from fhir_server.bundles import history_bundle, history_params
+
+        since, before, count = history_params(params, self.engine.settings)
+        if id is not None and not self.store.has_history(ctx, resource_type, id):
+            raise NotFound(
+                f"{resource_type}/{id} is not known", expression=[f"{resource_type}/{id}"]
+            )
+        rows = self.store.history(
+            ctx, resource_type, id, since=since, before=before, limit=count + 1
+        )
+        return Reply(200, history_bundle(self, resource_type, id, params, rows, count))
+
+
+def parse_query_string(query: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    if "?" in query:
+        query = query.split("?", 1)[1]
+    try:
+        return parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError as exc:
+        raise BadRequest(f"Malformed search parameters: '{query}'") from exc
+
+
+__all__ = ["Interactions", "Reply", "FhirError", "parse_query_string"]

@@ -1,0 +1,365 @@
+"""Search: parameters in, one policy-filtered MongoDB query out: https://hl7.org/fhir/R4/search.html
+
+Parsing (modifiers, chains, `_has`, result parameters) and execution (keyset paging, totals,
+`_include` / `_revinclude`). Every query goes through Store.find/count, which adds the policy.
+"""
+
+from dataclasses import dataclass, field
+
+from fhir_server.errors import BadRequest, FhirError, Issue
+from fhir_server.resources import is_supported
+from fhir_server.search import compile as C
+from fhir_server.search import cursor as K
+from fhir_server.search.registry import RESULT_PARAMETERS, Registry, SearchParam
+from fhir_server.store.repository import Store, Stored
+from smart_auth.context import AccessContext
+
+SUMMARY_VALUES = ("true", "false", "text", "data", "count")
+TOTAL_VALUES = ("none", "estimate", "accurate")
+
+
+@dataclass
+class Include:
+    source_type: str
+    param: str
+    target_type: str | None
+    iterate: bool
+
+
+@dataclass
+class SearchRequest:
+    resource_type: str
+    filters: list[dict] = field(default_factory=list)
+    sort: list[tuple[str, int]] = field(default_factory=lambda: [("_id", 1)])
+    count: int = 20
+    total: str = "accurate"
+    includes: list[Include] = field(default_factory=list)
+    revincludes: list[Include] = field(default_factory=list)
+    summary: str | None = None
+    elements: list[str] | None = None
+    cursor: tuple[str, list] | None = None
+    link_params: list[tuple[str, str]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+    def query(self) -> dict:
+        return (
+            self.filters[0]
+            if len(self.filters) == 1
+            else ({"$and": self.filters} if self.filters else {})
+        )
+
+
+@dataclass
+class SearchResult:
+    matches: list[Stored]
+    included: list[Stored]
+    total: int | None
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+class SearchEngine:
+    def __init__(self, store: Store, registry: Registry, settings):
+        self.store = store
+        self.registry = registry
+        self.settings = settings
+
+    # -- parsing --------------------------------------------------------------------------------
+    def parse(
+        self, ctx: AccessContext, resource_type: str, params: list[tuple[str, str]], strict: bool
+    ) -> SearchRequest:
+        req = SearchRequest(resource_type, count=self.settings.default_count)
+        for name, raw in params:
+            if name == "_cursor":
+                req.cursor = K.decode(raw)
+                continue
+            if raw == "" and name not in ("_summary",):
+                continue
+            req.link_params.append((name, raw))
+            base = name.split(":")[0].split(".")[0]
+            if base in RESULT_PARAMETERS:
+                self._result_param(req, name, raw)
+            elif name.startswith("_has:"):
+                req.filters.append(self._has(ctx, resource_type, name, raw))
+            else:
+                compiled = self._param(ctx, resource_type, name, raw, req)
+                if compiled is not None:
+                    req.filters.append(compiled)
+        if req.unknown and strict:
+            raise BadRequest(
+                f"Unknown search parameter(s) for {resource_type}: {', '.join(req.unknown)}",
+                expression=req.unknown,
+            )
+        return req
+
+    def _int(self, name: str, raw: str) -> int:
+        if not raw.isdigit():
+            raise BadRequest(
+                f"{name} must be a non-negative whole number, not '{raw}'", expression=[name]
+            )
+        return int(raw)
+
+    def _result_param(self, req: SearchRequest, name: str, raw: str) -> None:
+        if name == "_count":
+            req.count = min(self._int(name, raw), self.settings.max_count)
+        elif name == "_total":
+            if raw not in TOTAL_VALUES:
+                raise BadRequest(
+                    f"_total must be one of {', '.join(TOTAL_VALUES)}", expression=["_total"]
+                )
+            req.total = raw
+        elif name == "_summary":
+            if raw not in SUMMARY_VALUES:
+                raise BadRequest(
+                    f"_summary must be one of {', '.join(SUMMARY_VALUES)}", expression=["_summary"]
+                )
+            req.summary = raw
+        elif name == "_elements":
+            req.elements = [e.strip() for e in raw.split(",") if e.strip()]
+        elif name == "_sort":
+            req.sort = self._sort(req.resource_type, raw)
+        elif name.startswith("_include") or name.startswith("_revinclude"):
+            self._include(req, name, raw)
+        elif name in ("_format", "_pretty"):
+            return
+        else:
+            raise BadRequest(
+                f"Search result parameter '{name}' is not supported",
+                code="not-supported",
+                expression=[name],
+            )
+
+    def _sort(self, resource_type: str, raw: str) -> list[tuple[str, int]]:
+        sort = []
+        for item in raw.split(","):
+            descending = item.startswith("-")
+            code = item.lstrip("-")
+            if code == "_id":
+                field_name = "_id"
+            elif code == "_lastUpdated":
+                field_name = "lu"
+            elif self.registry.get(resource_type, code):
+                field_name = f"so.{code}"
+            else:
+                raise BadRequest(
+                    f"Cannot sort {resource_type} by unknown parameter '{code}'",
+                    expression=["_sort"],
+                )
+            sort.append((field_name, -1 if descending else 1))
+        if not sort or sort[-1][0] != "_id":
+            sort.append(("_id", 1))
+        return sort
+
+    def _include(self, req: SearchRequest, name: str, raw: str) -> None:
+        iterate = name.endswith(":iterate") or name.endswith(":recurse")
+        parts = raw.split(":")
+        if len(parts) not in (2, 3) or not is_supported(parts[0]):
+            raise BadRequest(
+                f"{name} takes Type:parameter[:targetType], not '{raw}'", expression=[name]
+            )
+        source, code = parts[0], parts[1]
+        target = parts[2] if len(parts) == 3 else None
+        param = self.registry.get(source, code)
+        if param is None or param.type != "reference":
+            raise BadRequest(
+                f"{source} has no reference search parameter '{code}'", expression=[name]
+            )
+        include = Include(source, code, target, iterate)
+        (req.revincludes if name.startswith("_revinclude") else req.includes).append(include)
+
+    def _param(
+        self, ctx, resource_type: str, name: str, raw: str, req: SearchRequest
+    ) -> dict | None:
+        head, _, chain = name.partition(".")
+        code, _, modifier = head.partition(":")
+        param = self.registry.get(resource_type, code)
+        if param is None:
+            req.unknown.append(name)
+            return None
+        modifier = modifier or None
+        if chain:
+            return self._chain(ctx, param, modifier, chain, raw)
+        if modifier == "missing":
+            return C.missing(param, raw)
+        if modifier and param.type == "reference":
+            if modifier != "identifier" and not is_supported(modifier):
+                raise BadRequest(
+                    f"Unknown modifier ':{modifier}' for reference parameter '{code}'",
+                    expression=[name],
+                )
+        elif modifier and modifier not in C.MODIFIERS.get(param.type, ()):
+            raise BadRequest(
+                f"Modifier ':{modifier}' is not supported for {param.type} parameter '{code}'",
+                code="not-supported",
+                expression=[name],
+            )
+        alternatives = [self._value(param, modifier, value) for value in C.split_or(raw)]
+        if modifier == "not" and len(alternatives) > 1:
+            return {"$and": alternatives}
+        return C._any(alternatives)
+
+    def _value(self, param: SearchParam, modifier: str | None, value: str) -> dict:
+        if param.type == "reference":
+            return C.reference(param, modifier, value, self.settings.base_url)
+        return C.COMPILERS[param.type](param, modifier, value)
+
+    def _ids(self, ctx, resource_type: str, query: dict) -> list[str]:
+        limit = self.settings.max_chain_ids
+        docs = self.store.find(
+            ctx, resource_type, query, projection={"_id": 1}, limit=limit + 1, sort=[("_id", 1)]
+        )
+        if len(docs) > limit:
+            raise FhirError(
+                f"The chained or _has search matches more than {limit} {resource_type} resources; narrow it",
+                status=400,
+                code="too-costly",
+            )
+        return [d["_id"] for d in docs]
+
+    def _chain(self, ctx, param: SearchParam, modifier: str | None, chain: str, raw: str) -> dict:
+        """One-level chaining: `patient.identifier=...` (search.html#chaining)."""
+        if param.type != "reference":
+            raise BadRequest(
+                f"'{param.code}' is not a reference parameter and cannot be chained",
+                expression=[param.code],
+            )
+        chained_code, _, chained_modifier = chain.partition(":")
+        targets = [modifier] if modifier else list(param.targets)
+        targets = [t for t in targets if is_supported(t) and self.registry.get(t, chained_code)]
+        if not targets:
+            raise BadRequest(
+                f"Cannot chain '{param.code}.{chain}': no target type has '{chained_code}'",
+                expression=[param.code],
+            )
+        keys = []
+        for target in targets:
+            target_param = self.registry.get(target, chained_code)
+            inner = C._any(
+                [self._value(target_param, chained_modifier or None, v) for v in C.split_or(raw)]
+            )
+            keys += [f"{param.code}={target}/{i}" for i in self._ids(ctx, target, inner)]
+        return {"rf": {"$in": keys}}
+
+    def _has(self, ctx, resource_type: str, name: str, raw: str) -> dict:
+        """Reverse chaining: `_has:Type:reference:parameter=value` (search.html#has)."""
+        parts = name.split(":", 3)
+        if len(parts) != 4 or not is_supported(parts[1]):
+            raise BadRequest(
+                f"'{name}' is not of the form _has:Type:reference:parameter", expression=[name]
+            )
+        _, source, ref_code, inner_name = parts
+        ref_param = self.registry.get(source, ref_code)
+        if ref_param is None or ref_param.type != "reference":
+            raise BadRequest(f"{source} has no reference parameter '{ref_code}'", expression=[name])
+        inner = SearchRequest(source)
+        compiled = self._param(ctx, source, inner_name, raw, inner)
+        if inner.unknown or compiled is None:
+            raise BadRequest(f"{source} has no search parameter '{inner_name}'", expression=[name])
+        prefix = f"{ref_code}={resource_type}/"
+        limit = self.settings.max_chain_ids
+        docs = self.store.find(
+            ctx, source, compiled, projection={"rf": 1}, limit=limit + 1, sort=[("_id", 1)]
+        )
+        if len(docs) > limit:
+            raise FhirError(
+                f"The _has search matches more than {limit} {source} resources; narrow it",
+                status=400,
+                code="too-costly",
+            )
+        ids = sorted(
+            {k[len(prefix) :] for d in docs for k in d.get("rf", []) if k.startswith(prefix)}
+        )
+        return {"_id": {"$in": ids}}
+
+    # -- execution ------------------------------------------------------------------------------
+    def execute(self, ctx: AccessContext, req: SearchRequest) -> SearchResult:
+        query = req.query()
+        total = None
+        if req.total != "none" or req.summary == "count":
+            total = self.store.count(ctx, req.resource_type, query)
+        if req.summary == "count" or req.count == 0:
+            return SearchResult([], [], total, None, None)
+        sort = req.sort
+        page_query = query
+        direction = "next"
+        if req.cursor:
+            direction, keys = req.cursor
+            order = sort if direction == "next" else [(f, -d) for f, d in sort]
+            condition = K.keyset(order, keys)
+            page_query = {"$and": [query, condition]} if query else condition
+            sort = order
+        docs = self.store.find(ctx, req.resource_type, page_query, sort=sort, limit=req.count + 1)
+        more = len(docs) > req.count
+        docs = docs[: req.count]
+        if direction == "prev":
+            docs.reverse()
+        has_next = more if direction == "next" else bool(req.cursor)
+        has_prev = bool(req.cursor) and (direction == "next" or more)
+        next_cursor = (
+            K.encode("next", K.row_keys(docs[-1], req.sort)) if docs and has_next else None
+        )
+        prev_cursor = K.encode("prev", K.row_keys(docs[0], req.sort)) if docs and has_prev else None
+        matches = [self.store._stored_current(req.resource_type, d) for d in docs]
+        included = self._includes(ctx, req, docs)
+        return SearchResult(matches, included, total, next_cursor, prev_cursor)
+
+    def _includes(self, ctx, req: SearchRequest, docs: list[dict]) -> list[Stored]:
+        seen = {(req.resource_type, d["_id"]) for d in docs}
+        out: list[Stored] = []
+        frontier = [(req.resource_type, d) for d in docs]
+        for depth in range(3):
+            found: list[tuple[str, dict]] = []
+            for inc in req.includes:
+                if depth > 0 and not inc.iterate:
+                    continue
+                prefix = f"{inc.param}="
+                wanted: dict[str, set[str]] = {}
+                for source_type, doc in frontier:
+                    if source_type != inc.source_type:
+                        continue
+                    for key in doc.get("rf", []):
+                        if key.startswith(prefix) and key.count("/") == 1:
+                            target, _, id = key[len(prefix) :].partition("/")
+                            if (
+                                is_supported(target)
+                                and (inc.target_type in (None, target))
+                                and (target, id) not in seen
+                            ):
+                                wanted.setdefault(target, set()).add(id)
+                for target, ids in wanted.items():
+                    for d in self.store.find(
+                        ctx,
+                        target,
+                        {"_id": {"$in": sorted(ids)}},
+                        limit=self.settings.include_limit,
+                    ):
+                        if (target, d["_id"]) not in seen:
+                            seen.add((target, d["_id"]))
+                            found.append((target, d))
+            if depth == 0:
+                for rev in req.revincludes:
+                    keys = [f"{rev.param}={t}/{d['_id']}" for t, d in frontier]
+                    for d in self.store.find(
+                        ctx,
+                        rev.source_type,
+                        {"rf": {"$in": keys}},
+                        sort=[("_id", 1)],
+                        limit=self.settings.include_limit,
+                    ):
+                        if (rev.source_type, d["_id"]) not in seen:
+                            seen.add((rev.source_type, d["_id"]))
+                            found.append((rev.source_type, d))
+            out += [self.store._stored_current(t, d) for t, d in found]
+            frontier = found
+            if not found:
+                break
+        return out
+
+
+def unknown_outcome(resource_type: str, names: list[str]) -> Issue:
+    return Issue(
+        "not-supported",
+        f"Search parameter(s) ignored, unknown for {resource_type}: {', '.join(names)}",
+        severity="warning",
+        expression=names,
+    )

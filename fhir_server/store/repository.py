@@ -1,0 +1,367 @@
+"""Storage of FHIR resources in MongoDB: current versions, history, search values.
+
+Implements the persistence behind https://hl7.org/fhir/R4/http.html (read, vread, create, update,
+delete, history) and the query primitive behind search. Every read method takes the caller's
+AccessContext and ANDs the consent policy's predicate into the query it issues: there is no way to
+read the store without the policy (ARCHITECTURE.md, "no read without a policy predicate").
+"""
+
+import copy
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from consent.policy import Policy, access_fields
+from fhir_server.errors import Conflict, Gone, NotFound, PreconditionFailed
+from fhir_server.resources import SUPPORTED_TYPES
+from fhir_server.search.extract import extract
+from fhir_server.search.registry import Registry
+from fhir_server.store import indexes
+from fhir_server.store.compartment import compartment_key
+from fhir_server.store.unit_of_work import UnitOfWork, unit_of_work
+from smart_auth.context import AccessContext
+
+
+def new_id() -> str:
+    """A time-ordered id (UUID version 7 layout), so default paging follows creation order."""
+    ms = int(time.time() * 1000)
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 68) << 64) | (0x2 << 62) | (rand & ((1 << 62) - 1))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def now() -> datetime:
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def instant(moment: datetime) -> str:
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+@dataclass
+class Stored:
+    """One stored version as the API needs it."""
+
+    resource_type: str
+    id: str
+    vid: int
+    last_updated: datetime
+    resource: dict | None  # None for a deletion
+    doc: dict
+
+    @property
+    def deleted(self) -> bool:
+        return self.resource is None
+
+
+QueryObserver = Callable[[str, dict, list | None], None]
+
+
+class Store:
+    def __init__(self, db, policy: Policy, registry: Registry, base_url: str, transactions: bool):
+        self.db = db
+        self.policy = policy
+        self.registry = registry
+        self.base_url = base_url
+        self.transactions = transactions
+        self.observers: list[QueryObserver] = []
+
+    # -- set-up -----------------------------------------------------------------------------
+    def ensure_indexes(self) -> None:
+        for resource_type in SUPPORTED_TYPES:
+            for name, keys in indexes.CURRENT_INDEXES.items():
+                self._current(resource_type).create_index(keys, name=name)
+            for name, keys in indexes.HISTORY_INDEXES.items():
+                self._history(resource_type).create_index(keys, name=name)
+
+    def _current(self, resource_type: str):
+        return self.db[indexes.current_name(resource_type)]
+
+    def _history(self, resource_type: str):
+        return self.db[indexes.history_name(resource_type)]
+
+    def unit_of_work(self, outer: UnitOfWork | None = None):
+        return unit_of_work(self.db.client, self.transactions, outer)
+
+    # -- the policy-filtered query primitive -------------------------------------------------
+    def _observe(self, collection: str, query: dict, sort: list | None) -> None:
+        for observer in self.observers:
+            observer(collection, query, sort)
+
+    def _policy_filter(self, ctx: AccessContext, resource_type: str, query: dict) -> dict:
+        predicate = self.policy.read_rule(ctx, resource_type).predicate
+        if not predicate:
+            return query
+        if not query:
+            return predicate
+        return {"$and": [query, predicate]}
+
+    def find(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        query: dict,
+        *,
+        sort: list[tuple[str, int]] | None = None,
+        limit: int = 0,
+        projection: dict | None = None,
+        uow: UnitOfWork | None = None,
+    ) -> list[dict]:
+        """Current versions matching `query` that `ctx` may see."""
+        full = self._policy_filter(ctx, resource_type, query)
+        self._observe(indexes.current_name(resource_type), full, sort)
+        cursor = self._current(resource_type).find(
+            full, projection, sort=sort, limit=limit, session=uow.session if uow else None
+        )
+        return list(cursor)
+
+    def count(self, ctx: AccessContext, resource_type: str, query: dict) -> int:
+        full = self._policy_filter(ctx, resource_type, query)
+        self._observe(indexes.current_name(resource_type), full, None)
+        return self._current(resource_type).count_documents(full)
+
+    def _find_history(
+        self, ctx: AccessContext, resource_type: str, query: dict, sort, limit: int = 0
+    ):
+        full = self._policy_filter(ctx, resource_type, query)
+        self._observe(indexes.history_name(resource_type), full, sort)
+        return list(self._history(resource_type).find(full, sort=sort, limit=limit))
+
+    # -- reads ------------------------------------------------------------------------------
+    def read(
+        self, ctx: AccessContext, resource_type: str, id: str, uow: UnitOfWork | None = None
+    ) -> Stored:
+        """https://hl7.org/fhir/R4/http.html#read - 404 unknown or not visible, 410 deleted."""
+        found = self.find(ctx, resource_type, {"_id": id}, limit=1, uow=uow)
+        if found:
+            return self._stored_current(resource_type, found[0])
+        latest = self._find_history(ctx, resource_type, {"id": id}, [("vid", -1)], limit=1)
+        if latest and latest[0].get("deleted"):
+            raise Gone(f"{resource_type}/{id} was deleted", expression=[f"{resource_type}/{id}"])
+        raise NotFound(f"{resource_type}/{id} is not known", expression=[f"{resource_type}/{id}"])
+
+    def vread(self, ctx: AccessContext, resource_type: str, id: str, vid: int) -> Stored:
+        """https://hl7.org/fhir/R4/http.html#vread"""
+        found = self._find_history(ctx, resource_type, {"id": id, "vid": vid}, None, limit=1)
+        if not found:
+            raise NotFound(f"{resource_type}/{id}/_history/{vid} is not known")
+        stored = self._stored_history(resource_type, found[0])
+        if stored.deleted:
+            raise Gone(f"{resource_type}/{id}/_history/{vid} is a deletion")
+        return stored
+
+    def history(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        id: str | None,
+        *,
+        since: datetime | None,
+        before: tuple | None,
+        limit: int,
+    ) -> list[Stored]:
+        """https://hl7.org/fhir/R4/http.html#history - newest first, keyset-paged on (lu, _id)."""
+        query: dict = {}
+        sort = [("lu", -1), ("_id", -1)]
+        if id is not None:
+            query["id"] = id
+            sort = [("id", 1), ("vid", -1)]
+        if since is not None:
+            query["lu"] = {"$gte": since}
+        if before is not None:
+            if id is not None:
+                query["vid"] = {"$lt": before[0]}
+            else:
+                lu, key = before
+                query["$or"] = [{"lu": {"$lt": lu}}, {"lu": lu, "_id": {"$lt": key}}]
+        docs = self._find_history(ctx, resource_type, query, sort, limit)
+        return [self._stored_history(resource_type, d) for d in docs]
+
+    def has_history(self, ctx: AccessContext, resource_type: str, id: str) -> bool:
+        return bool(
+            self._find_history(ctx, resource_type, {"id": id}, [("id", 1), ("vid", -1)], limit=1)
+        )
+
+    def _stored_current(self, resource_type: str, doc: dict) -> Stored:
+        return Stored(resource_type, doc["_id"], doc["vid"], doc["lu"], doc["res"], doc)
+
+    def _stored_history(self, resource_type: str, doc: dict) -> Stored:
+        return Stored(resource_type, doc["id"], doc["vid"], doc["lu"], doc.get("res"), doc)
+
+    # -- writes -----------------------------------------------------------------------------
+    def _latest_vid(self, resource_type: str, id: str, uow: UnitOfWork) -> int:
+        # Unfiltered on purpose: version numbering is not a read of anyone's data.
+        latest = self._history(resource_type).find_one(
+            {"id": id}, {"vid": 1}, sort=[("vid", -1)], session=uow.session
+        )
+        return latest["vid"] if latest else 0
+
+    def _documents(
+        self, resource: dict, vid: int, moment: datetime
+    ) -> tuple[dict, dict, str | None]:
+        meta = {**resource.get("meta", {}), "versionId": str(vid), "lastUpdated": instant(moment)}
+        resource = {
+            "resourceType": resource["resourceType"],
+            "id": resource["id"],
+            "meta": meta,
+            **resource,
+        }
+        resource["meta"] = meta
+        pk = compartment_key(resource, self.registry, self.base_url)
+        values = extract(resource, self.registry)
+        return resource, values, pk
+
+    def write(
+        self,
+        ctx: AccessContext,
+        resource: dict,
+        *,
+        method: str,
+        expected_vid: int | None = None,
+        must_be_new: bool = False,
+        uow: UnitOfWork | None = None,
+        prepare: Callable[[dict, UnitOfWork], tuple[dict, dict]] | None = None,
+    ) -> tuple[Stored, bool]:
+        """Store a new version of `resource` (its id set by the caller). Returns (stored, created).
+
+        `expected_vid`: the version the caller based its change on (If-Match); 412 when stale.
+        """
+        resource_type, id = resource["resourceType"], resource["id"]
+        with self.unit_of_work(uow) as tx:
+            current = self._current(resource_type).find_one({"_id": id}, session=tx.session)
+            if current is not None and must_be_new:
+                raise Conflict(f"{resource_type}/{id} already exists")
+            if expected_vid is not None and (current is None or current["vid"] != expected_vid):
+                have = current["vid"] if current else "none"
+                raise PreconditionFailed(
+                    f"Version conflict on {resource_type}/{id}: If-Match asked for version "
+                    f"{expected_vid}, the current version is {have}"
+                )
+            vid = (current["vid"] if current else self._latest_vid(resource_type, id, tx)) + 1
+            moment = now()
+            resource, values, pk = self._documents(copy.deepcopy(resource), vid, moment)
+            rule = self.policy.check_write(ctx, resource_type, pk)
+            acl = access_fields(resource)
+            extra: dict = {}
+            if prepare is not None:
+                resource, extra = prepare(resource, tx)
+            doc = {
+                "_id": id,
+                "pk": pk or f"{resource_type}/{id}",
+                "vid": vid,
+                "lu": moment,
+                "res": resource,
+                "acl": acl,
+                **values,
+                **extra,
+            }
+            self._put_current(resource_type, current, doc, tx)
+            self._put_history(resource_type, doc, method, tx)
+            if current is not None and current.get("acl") != acl:
+                self._sync_acl(resource_type, id, acl, current.get("acl"), tx)
+            doc["rule"] = rule
+            return self._stored_current(resource_type, doc), current is None
+
+    def delete(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        id: str,
+        *,
+        expected_vid: int | None = None,
+        uow: UnitOfWork | None = None,
+    ) -> Stored | None:
+        """https://hl7.org/fhir/R4/http.html#delete - logical: a deletion version; None if absent."""
+        with self.unit_of_work(uow) as tx:
+            visible = self.find(ctx, resource_type, {"_id": id}, limit=1, uow=tx)
+            if not visible:
+                if expected_vid is not None:
+                    raise PreconditionFailed(f"{resource_type}/{id} does not exist (If-Match)")
+                return None
+            current = visible[0]
+            if expected_vid is not None and current["vid"] != expected_vid:
+                raise PreconditionFailed(
+                    f"Version conflict on {resource_type}/{id}: If-Match asked for version "
+                    f"{expected_vid}, the current version is {current['vid']}"
+                )
+            self.policy.check_write(ctx, resource_type, current["pk"])
+            moment = now()
+            tomb = {
+                "_id": id,
+                "pk": current["pk"],
+                "vid": current["vid"] + 1,
+                "lu": moment,
+                "res": None,
+                "acl": current.get("acl", {}),
+            }
+            result = self._current(resource_type).delete_one(
+                {"_id": id, "vid": current["vid"]}, session=tx.session
+            )
+            if result.deleted_count != 1:
+                raise Conflict(f"{resource_type}/{id} was changed meanwhile; try again")
+            tx.on_rollback(lambda: self._current(resource_type).insert_one(current))
+            self._put_history(resource_type, tomb, "DELETE", tx)
+            return self._stored_history(resource_type, {**tomb, "id": id, "deleted": True})
+
+    def _put_current(
+        self, resource_type: str, current: dict | None, doc: dict, tx: UnitOfWork
+    ) -> None:
+        coll = self._current(resource_type)
+        if current is None:
+            try:
+                coll.insert_one(doc, session=tx.session)
+            except DuplicateKeyError as exc:
+                raise Conflict(
+                    f"{resource_type}/{doc['_id']} was created meanwhile; try again"
+                ) from exc
+            tx.on_rollback(lambda: coll.delete_one({"_id": doc["_id"]}))
+            return
+        replaced = coll.find_one_and_replace(
+            {"_id": doc["_id"], "vid": current["vid"]},
+            doc,
+            session=tx.session,
+            return_document=ReturnDocument.BEFORE,
+        )
+        if replaced is None:
+            raise Conflict(f"{resource_type}/{doc['_id']} was changed meanwhile; try again")
+        tx.on_rollback(lambda: coll.replace_one({"_id": doc["_id"]}, current))
+
+    def _put_history(self, resource_type: str, doc: dict, method: str, tx: UnitOfWork) -> None:
+        coll = self._history(resource_type)
+        entry = {
+            "_id": f"{doc['_id']}/{doc['vid']}",
+            "id": doc["_id"],
+            "vid": doc["vid"],
+            "pk": doc["pk"],
+            "lu": doc["lu"],
+            "method": method,
+            "deleted": doc["res"] is None,
+            "res": doc["res"],
+            "acl": doc["acl"],
+        }
+        if "blob" in doc:
+            entry["blob"] = doc["blob"]
+        try:
+            coll.insert_one(entry, session=tx.session)
+        except DuplicateKeyError as exc:
+            raise Conflict(
+                f"{resource_type}/{doc['_id']} was changed meanwhile; try again"
+            ) from exc
+        tx.on_rollback(lambda: coll.delete_one({"_id": entry["_id"]}))
+
+    def _sync_acl(
+        self, resource_type: str, id: str, acl: dict, previous: dict | None, tx: UnitOfWork
+    ) -> None:
+        """Older versions are read under the resource's current access facts (no leak via history)."""
+        coll = self._history(resource_type)
+        coll.update_many({"id": id}, {"$set": {"acl": acl}}, session=tx.session)
+        tx.on_rollback(lambda: coll.update_many({"id": id}, {"$set": {"acl": previous or {}}}))

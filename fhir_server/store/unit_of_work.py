@@ -1,0 +1,56 @@
+"""All-or-nothing writes: a MongoDB transaction on a replica set, an undo log on the embedded store.
+
+https://hl7.org/fhir/R4/http.html#transaction - a transaction Bundle and every single write (current
+version + history version) either happens whole or not at all.
+"""
+
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+
+log = logging.getLogger("carnet.store")
+
+
+class UnitOfWork:
+    def __init__(self, session=None):
+        self.session = session
+        self._undo: list[Callable[[], None]] = []
+        self.after_commit: list[Callable[[], None]] = []
+
+    def on_rollback(self, action: Callable[[], None]) -> None:
+        """Register how to undo one write (used when there is no server-side transaction)."""
+        if self.session is None:
+            self._undo.append(action)
+
+    def rollback(self) -> None:
+        while self._undo:
+            action = self._undo.pop()
+            try:
+                action()
+            except (
+                Exception
+            ):  # keep undoing the rest; the failure is logged, never swallowed silently
+                log.exception("undo step failed")
+
+
+@contextmanager
+def unit_of_work(client, transactions: bool, outer: UnitOfWork | None = None):
+    """Yield a UnitOfWork; nested calls join the outer one."""
+    if outer is not None:
+        yield outer
+        return
+    if transactions:
+        with client.start_session() as session, session.start_transaction():
+            uow = UnitOfWork(session)
+            yield uow
+        for action in uow.after_commit:
+            action()
+        return
+    uow = UnitOfWork()
+    try:
+        yield uow
+    except BaseException:
+        uow.rollback()
+        raise
+    for action in uow.after_commit:
+        action()

@@ -1,0 +1,360 @@
+"""Batch and transaction Bundles: https://hl7.org/fhir/R4/http.html#transaction
+
+A transaction is all-or-nothing: processed in the specification's order (DELETE, POST, PUT/PATCH,
+GET), `urn:uuid:` full URLs of created resources and conditional references (`Patient?identifier=`)
+rewritten to the ids they resolve to, inside one unit of work; any failure rolls every write back.
+A batch processes each entry on its own.
+"""
+
+import copy
+from urllib.parse import urlsplit
+
+from fhir_server.errors import BadRequest, FhirError, Issue, PreconditionFailed, TooLarge
+from fhir_server.interactions import Interactions, Reply, parse_query_string
+from fhir_server.outcome import from_error
+from fhir_server.resources import is_valid_id
+from fhir_server.store.repository import new_id
+
+ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content", 304: "304 Not Modified"}
+
+
+class Entry:
+    def __init__(self, index: int, raw: dict, base_url: str):
+        self.index = index
+        where = f"Bundle.entry[{index}]"
+        if not isinstance(raw, dict):
+            raise BadRequest(f"{where} is not an object", expression=[where])
+        request = raw.get("request")
+        if not isinstance(request, dict) or not request.get("method") or not request.get("url"):
+            raise BadRequest(
+                f"{where}.request needs a method and a url", expression=[f"{where}.request"]
+            )
+        self.method = request["method"].upper()
+        if self.method not in ORDER:
+            raise BadRequest(
+                f"{where}.request.method '{self.method}' is not supported",
+                expression=[f"{where}.request.method"],
+            )
+        url = request["url"]
+        if url.startswith(base_url + "/"):
+            url = url[len(base_url) + 1 :]
+        self.url = url
+        self.request = request
+        self.full_url = raw.get("fullUrl")
+        self.resource = raw.get("resource")
+        self.where = where
+        if self.method in ("POST", "PUT") and not isinstance(self.resource, dict):
+            raise BadRequest(
+                f"{where} ({self.method}) needs a resource", expression=[f"{where}.resource"]
+            )
+        path, _, self.query = url.partition("?")
+        self.parts = [p for p in urlsplit(path).path.split("/") if p]
+
+    @property
+    def resource_type(self) -> str:
+        return self.parts[0] if self.parts else ""
+
+
+def _rewrite(node, mapping: dict[str, str]):
+    """Replace every string equal to a mapped full URL (references, attachment URLs)."""
+    if isinstance(node, dict):
+        return {k: _rewrite(v, mapping) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rewrite(v, mapping) for v in node]
+    if isinstance(node, str) and node in mapping:
+        return mapping[node]
+    return node
+
+
+def _conditional_references(node, found: set[str]):
+    if isinstance(node, dict):
+        ref = node.get("reference")
+        if (
+            isinstance(ref, str)
+            and "?" in ref
+            and not ref.startswith(("http://", "https://", "urn:"))
+        ):
+            found.add(ref)
+        for v in node.values():
+            _conditional_references(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            _conditional_references(v, found)
+
+
+class BundleProcessor:
+    def __init__(self, interactions: Interactions, max_entries: int):
+        self.interactions = interactions
+        self.max_entries = max_entries
+
+    @property
+    def base_url(self) -> str:
+        return self.interactions.base_url
+
+    def process(self, ctx, bundle, prefer: str | None) -> Reply:
+        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+            raise BadRequest(
+                "POST to the base takes a Bundle of type batch or transaction",
+                expression=["Bundle"],
+            )
+        kind = bundle.get("type")
+        if kind not in ("batch", "transaction"):
+            raise BadRequest(
+                f"Bundle.type must be batch or transaction, not '{kind}'",
+                expression=["Bundle.type"],
+            )
+        raw_entries = bundle.get("entry", [])
+        if not isinstance(raw_entries, list):
+            raise BadRequest("Bundle.entry must be an array", expression=["Bundle.entry"])
+        if len(raw_entries) > self.max_entries:
+            raise TooLarge(
+                f"The Bundle has {len(raw_entries)} entries; the limit is {self.max_entries}"
+            )
+        if kind == "batch":
+            return self._batch(ctx, raw_entries, prefer)
+        return self._transaction(ctx, raw_entries, prefer)
+
+    # -- one entry ------------------------------------------------------------------------------
+    def _run(self, ctx, entry: Entry, prefer, uow, resource=None, assigned_id=None) -> Reply:
+        svc = self.interactions
+        parts, rtype = entry.parts, entry.resource_type
+        headers = entry.request
+        if entry.method == "GET" or entry.method == "HEAD":
+            if len(parts) == 1:
+                return svc.search(ctx, rtype, parse_query_string(entry.query))
+            if len(parts) == 2 and parts[1] != "_history":
+                return svc.read(ctx, rtype, parts[1])
+            if len(parts) == 3 and parts[2] == "_history":
+                return svc.history(ctx, rtype, parts[1], parse_query_string(entry.query))
+            if len(parts) == 4 and parts[2] == "_history":
+                return svc.vread(ctx, rtype, parts[1], parts[3])
+            if len(parts) == 2:
+                return svc.history(ctx, rtype, None, parse_query_string(entry.query))
+        elif entry.method == "POST" and len(parts) == 1:
+            return svc.create(
+                ctx,
+                rtype,
+                resource,
+                prefer=prefer,
+                if_none_exist=headers.get("ifNoneExist"),
+                uow=uow,
+                assigned_id=assigned_id,
+            )
+        elif entry.method == "PUT" and len(parts) == 2:
+            return svc.update(
+                ctx,
+                rtype,
+                parts[1],
+                resource,
+                if_match=headers.get("ifMatch"),
+                prefer=prefer,
+                uow=uow,
+            )
+        elif entry.method == "PUT" and len(parts) == 1 and entry.query:
+            return svc.conditional_update(
+                ctx,
+                rtype,
+                entry.query,
+                resource,
+                if_match=headers.get("ifMatch"),
+                prefer=prefer,
+                uow=uow,
+            )
+        elif entry.method == "PATCH":
+            ops = self._patch_ops(entry)
+            if len(parts) == 2:
+                return svc.patch(
+                    ctx,
+                    rtype,
+                    parts[1],
+                    ops,
+                    if_match=headers.get("ifMatch"),
+                    prefer=prefer,
+                    uow=uow,
+                )
+            if len(parts) == 1 and entry.query:
+                return svc.conditional_patch(
+                    ctx,
+                    rtype,
+                    entry.query,
+                    ops,
+                    if_match=headers.get("ifMatch"),
+                    prefer=prefer,
+                    uow=uow,
+                )
+        elif entry.method == "DELETE":
+            if len(parts) == 2:
+                return svc.delete(ctx, rtype, parts[1], if_match=headers.get("ifMatch"), uow=uow)
+            if len(parts) == 1 and entry.query:
+                return svc.conditional_delete(ctx, rtype, entry.query, uow=uow)
+        raise BadRequest(
+            f"{entry.where}: cannot {entry.method} {entry.url}",
+            expression=[f"{entry.where}.request.url"],
+        )
+
+    def _patch_ops(self, entry: Entry):
+        """A PATCH entry carries its JSON Patch as a Binary (http.html#patch)."""
+        import base64
+        import json
+
+        binary = entry.resource
+        if (
+            isinstance(binary, dict)
+            and binary.get("resourceType") == "Binary"
+            and binary.get("data")
+        ):
+            try:
+                return json.loads(base64.b64decode(binary["data"]))
+            except ValueError as exc:
+                raise BadRequest(f"{entry.where}: the Binary does not hold a JSON Patch") from exc
+        raise BadRequest(
+            f"{entry.where}: a PATCH entry carries a Binary holding a JSON Patch",
+            expression=[f"{entry.where}.resource"],
+        )
+
+    def _response(self, reply: Reply) -> dict:
+        response: dict = {"status": STATUS_TEXT.get(reply.status, str(reply.status))}
+        if "Location" in reply.headers:
+            response["location"] = reply.headers["Location"]
+        if "ETag" in reply.headers:
+            response["etag"] = reply.headers["ETag"]
+        if "Last-Modified" in reply.headers:
+            from email.utils import parsedate_to_datetime
+
+            from fhir_server.store.repository import instant
+
+            response["lastModified"] = instant(
+                parsedate_to_datetime(reply.headers["Last-Modified"])
+            )
+        entry: dict = {"response": response}
+        if isinstance(reply.body, dict):
+            if reply.body.get("resourceType") == "OperationOutcome":
+                response["outcome"] = reply.body
+            else:
+                entry["resource"] = reply.body
+        return entry
+
+    # -- batch ----------------------------------------------------------------------------------
+    def _batch(self, ctx, raw_entries: list, prefer) -> Reply:
+        out = []
+        for index, raw in enumerate(raw_entries):
+            try:
+                entry = Entry(index, raw, self.base_url)
+                reply = self._run(ctx, entry, prefer, None, entry.resource)
+                out.append(self._response(reply))
+            except FhirError as error:
+                out.append(
+                    {"response": {"status": str(error.status), "outcome": from_error(error)}}
+                )
+        return Reply(200, {"resourceType": "Bundle", "type": "batch-response", "entry": out})
+
+    # -- transaction ----------------------------------------------------------------------------
+    def _transaction(self, ctx, raw_entries: list, prefer) -> Reply:
+        entries = [Entry(i, raw, self.base_url) for i, raw in enumerate(raw_entries)]
+        mapping: dict[str, str] = {}
+        assigned: dict[int, str] = {}
+        seen_full_urls: set[str] = set()
+        for e in entries:
+            if e.full_url:
+                if e.full_url in seen_full_urls:
+                    raise BadRequest(
+                        f"{e.where}: fullUrl {e.full_url} appears twice",
+                        expression=[f"{e.where}.fullUrl"],
+                    )
+                seen_full_urls.add(e.full_url)
+            if e.method == "POST" and len(e.parts) == 1:
+                id = new_id()
+                assigned[e.index] = id
+                if e.full_url:
+                    mapping[e.full_url] = f"{e.resource_type}/{id}"
+            elif (
+                e.method == "PUT"
+                and len(e.parts) == 2
+                and e.full_url
+                and e.full_url.startswith("urn:")
+            ):
+                mapping[e.full_url] = f"{e.resource_type}/{e.parts[1]}"
+        with self.interactions.store.unit_of_work() as uow:
+            # Conditional creates that find their match point references at the existing resource.
+            for e in entries:
+                if e.index in assigned and e.request.get("ifNoneExist"):
+                    found = self.interactions._conditional_matches(
+                        ctx, e.resource_type, e.request["ifNoneExist"], "ifNoneExist"
+                    )
+                    if len(found) > 1:
+                        raise PreconditionFailed(
+                            f"{e.where}: ifNoneExist matches several resources"
+                        )
+                    if found and e.full_url:
+                        mapping[e.full_url] = f"{e.resource_type}/{found[0]['_id']}"
+            resources = {
+                e.index: self._resolve(ctx, e, mapping)
+                for e in entries
+                if isinstance(e.resource, dict)
+            }
+            results: dict[int, dict] = {}
+            for e in sorted(entries, key=lambda x: (ORDER[x.method], x.index)):
+                try:
+                    reply = self._run(
+                        ctx, e, prefer, uow, resources.get(e.index), assigned.get(e.index)
+                    )
+                except FhirError as error:
+                    for issue in error.issues:
+                        issue.diagnostics = f"{e.where} ({e.method} {e.url}): {issue.diagnostics}"
+                    raise
+                results[e.index] = self._response(reply)
+        out = [results[e.index] for e in entries]
+        return Reply(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": out})
+
+    def _resolve(self, ctx, entry: Entry, mapping: dict[str, str]) -> dict:
+        resource = _rewrite(copy.deepcopy(entry.resource), mapping)
+        conditional: set[str] = set()
+        _conditional_references(resource, conditional)
+        resolved = {}
+        for ref in conditional:
+            rtype, _, query = ref.partition("?")
+            found = self.interactions._conditional_matches(ctx, rtype, query, "reference")
+            if len(found) != 1:
+                raise PreconditionFailed(
+                    f"{entry.where}: the conditional reference {ref} matches {len(found) if found else 'no'} resource(s); it must match exactly one",
+                    expression=[f"{entry.where}.resource"],
+                )
+            resolved[ref] = f"{rtype}/{found[0]['_id']}"
+        resource = _rewrite(resource, resolved) if resolved else resource
+        _check_local_references(resource, entry)
+        return resource
+
+
+def _check_local_references(resource: dict, entry: Entry) -> None:
+    unresolved: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            ref = node.get("reference")
+            if isinstance(ref, str) and ref.startswith("urn:uuid:"):
+                unresolved.add(ref)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(resource)
+    if unresolved:
+        raise BadRequest(
+            f"{entry.where}: reference(s) {', '.join(sorted(unresolved))} name no entry of this transaction",
+            expression=[f"{entry.where}.resource"],
+            code="not-found",
+            issues=[
+                Issue(
+                    "not-found",
+                    f"{entry.where}: reference {r} names no entry of this transaction",
+                    expression=[f"{entry.where}.resource"],
+                )
+                for r in sorted(unresolved)
+            ],
+        )
+
+
+__all__ = ["BundleProcessor", "is_valid_id"]

@@ -1,0 +1,116 @@
+"""Shared fixtures: an app built through the factory, on the embedded store or MONGODB_URI."""
+
+import os
+import uuid
+
+import pytest
+
+from fhir_server.app import build, create_app
+from fhir_server.config import Settings
+
+FHIR_JSON = "application/fhir+json"
+BASE = "http://testserver/fhir"
+
+
+@pytest.fixture
+def settings():
+    db_name = (
+        f"carnet_test_{uuid.uuid4().hex[:12]}" if os.environ.get("MONGODB_URI") else "carnet_test"
+    )
+    return Settings.from_env(base_url=BASE, mongodb_db=db_name, default_count=20, max_count=200)
+
+
+@pytest.fixture
+def carnet(settings):
+    built = build(settings)
+    yield built
+    if os.environ.get("MONGODB_URI"):
+        built.store.db.client.drop_database(built.store.db.name)
+
+
+@pytest.fixture
+def app(settings, carnet):
+    return create_app(settings, carnet)
+
+
+class FhirClient:
+    """A thin FHIR client over Flask's test client: JSON in, (status, body, headers) out."""
+
+    def __init__(self, client):
+        self.http = client
+
+    def _send(self, method, url, body=None, headers=None, content_type=FHIR_JSON):
+        import json
+
+        headers = dict(headers or {})
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            headers.setdefault("Content-Type", content_type)
+        response = self.http.open(
+            url if url.startswith("/") else f"/fhir/{url}",
+            method=method,
+            data=data,
+            headers=headers,
+        )
+        return response
+
+    def get(self, url, **kw):
+        return self._send("GET", url, **kw)
+
+    def post(self, url, body=None, **kw):
+        return self._send("POST", url, body, **kw)
+
+    def put(self, url, body=None, **kw):
+        return self._send("PUT", url, body, **kw)
+
+    def patch(self, url, body=None, **kw):
+        kw.setdefault("content_type", "application/json-patch+json")
+        return self._send("PATCH", url, body, **kw)
+
+    def delete(self, url, **kw):
+        return self._send("DELETE", url, **kw)
+
+    def create(self, resource: dict) -> dict:
+        response = self.post(resource["resourceType"], resource)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        return response.get_json()
+
+    def search(self, url: str) -> dict:
+        response = self.get(url)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()
+
+    def ids(self, url: str) -> list[str]:
+        bundle = self.search(url)
+        return [
+            e["resource"]["id"]
+            for e in bundle.get("entry", [])
+            if e.get("search", {}).get("mode") == "match"
+        ]
+
+
+@pytest.fixture
+def fhir(app):
+    return FhirClient(app.test_client())
+
+
+def store_snapshot(carnet) -> dict:
+    """Every document of every collection, to prove a failed request changed nothing."""
+    db = carnet.store.db
+    return {name: sorted(map(repr, db[name].find())) for name in sorted(db.list_collection_names())}
+
+
+@pytest.fixture
+def snapshot(carnet):
+    return lambda: store_snapshot(carnet)
+
+
+def assert_outcome(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["resourceType"] == "OperationOutcome", body
+    assert body["issue"], body
+    if code is not None:
+        assert body["issue"][0]["code"] == code, body
+    return body
