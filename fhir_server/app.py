@@ -6,7 +6,7 @@ https://flask.palletsprojects.com/en/stable/patterns/appfactories/
 import logging
 from dataclasses import dataclass
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -56,6 +56,7 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
 def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask("carnet")
+    app.url_map.strict_slashes = False
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         API_TITLE="Carnet FHIR R4 server",
@@ -90,8 +91,12 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if error.code == 405:
+            allowed = ", ".join(sorted(getattr(error, "valid_methods", None) or []))
             return http.render_error(
-                MethodNotAllowed(f"Method not allowed on this URL: {error.description}")
+                MethodNotAllowed(
+                    f"{request.method} is not allowed on {request.path}",
+                    headers={"Allow": allowed} if allowed else {},
+                )
             )
         if error.code == 413:
             return http.render_error(TooLarge("The request body is too large"))

@@ -100,8 +100,10 @@ def history_bundle(
                 "method": "POST" if method == "POST" else "PUT",
                 "url": resource_type if method == "POST" else url,
             }
+            # A create through update (PUT with a new id) is a creation too: 201.
+            created = stored.doc.get("created", method == "POST")
             entry["response"] = {
-                "status": "201 Created" if method == "POST" else "200 OK",
+                "status": "201 Created" if created else "200 OK",
                 "etag": f'W/"{stored.vid}"',
                 "lastModified": instant(stored.last_updated),
             }

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 import jsonpatch
+import jsonpointer
 
 from fhir_server import resources
 from fhir_server.errors import (
@@ -89,7 +90,8 @@ class Interactions:
         self._check_type(resource_type)
         if resource_type in resources.READ_ONLY_TYPES:
             raise MethodNotAllowed(
-                f"{resource_type} is written by the server only; it cannot be changed through the API"
+                f"{resource_type} is written by the server only; it cannot be changed through the API",
+                headers={"Allow": "GET, HEAD"},
             )
 
     def _check_id(self, id: str) -> None:
@@ -278,15 +280,29 @@ class Interactions:
         if not isinstance(operations, list):
             raise BadRequest("A JSON Patch document is an array of operations")
         try:
-            patched = jsonpatch.JsonPatch(operations).apply(
-                copy.deepcopy(self.resource_of(current))
-            )
+            patch = jsonpatch.JsonPatch(operations)
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+            raise BadRequest(f"Invalid JSON Patch: {exc}") from exc
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise BadRequest(f"Invalid JSON Patch: {exc}") from exc
+        try:
+            patched = patch.apply(copy.deepcopy(self.resource_of(current)))
         except jsonpatch.InvalidJsonPatch as exc:
             raise BadRequest(f"Invalid JSON Patch: {exc}") from exc
-        except (jsonpatch.JsonPatchConflict, jsonpatch.JsonPatchTestFailed) as exc:
-            raise InvalidResource(f"The patch cannot be applied: {exc}", code="processing") from exc
-        except (TypeError, KeyError, ValueError) as exc:
+        except (
+            jsonpatch.JsonPatchConflict,
+            jsonpatch.JsonPatchTestFailed,
+            jsonpointer.JsonPointerException,
+        ) as exc:
+            # Never echo the stored document back in the diagnostics (jsonpointer does).
+            reason = str(exc).split(" in {", 1)[0]
+            raise InvalidResource(
+                f"The patch cannot be applied: {reason}", code="processing"
+            ) from exc
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise BadRequest(f"Invalid JSON Patch: {exc}") from exc
+        if not isinstance(patched, dict):
+            raise InvalidResource("The patched resource is not a JSON object", code="processing")
         if patched.get("id") != id or patched.get("resourceType") != resource_type:
             raise InvalidResource(
                 "A patch cannot change the resource's id or resourceType", code="processing"
@@ -334,6 +350,7 @@ class Interactions:
     def delete(self, ctx, resource_type: str, id: str, *, if_match=None, uow=None) -> Reply:
         """https://hl7.org/fhir/R4/http.html#delete - logical; deleting twice is not an error."""
         self._check_writable(resource_type)
+        self._check_id(id)
         stored = self.store.delete(
             ctx, resource_type, id, expected_vid=parse_etag(if_match), uow=uow
         )

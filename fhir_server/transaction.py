@@ -7,6 +7,7 @@ A batch processes each entry on its own.
 """
 
 import copy
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from fhir_server.errors import BadRequest, FhirError, Issue, PreconditionFailed, TooLarge
@@ -16,7 +17,14 @@ from fhir_server.resources import is_valid_id
 from fhir_server.store.repository import new_id
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
-STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content", 304: "304 Not Modified"}
+
+
+def status_text(code: int) -> str:
+    """Bundle.entry.response.status: the 3-digit code and its reason phrase (e.g. "201 Created")."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)
 
 
 class Entry:
@@ -30,6 +38,14 @@ class Entry:
             raise BadRequest(
                 f"{where}.request needs a method and a url", expression=[f"{where}.request"]
             )
+        for key in ("method", "url", "ifNoneExist", "ifMatch", "ifNoneMatch", "ifModifiedSince"):
+            if key in request and not isinstance(request[key], str):
+                raise BadRequest(
+                    f"{where}.request.{key} must be a string",
+                    expression=[f"{where}.request.{key}"],
+                )
+        if "fullUrl" in raw and not isinstance(raw["fullUrl"], str):
+            raise BadRequest(f"{where}.fullUrl must be a string", expression=[f"{where}.fullUrl"])
         self.method = request["method"].upper()
         if self.method not in ORDER:
             raise BadRequest(
@@ -214,12 +230,15 @@ class BundleProcessor:
         )
 
     def _response(self, reply: Reply) -> dict:
-        response: dict = {"status": STATUS_TEXT.get(reply.status, str(reply.status))}
+        response: dict = {"status": status_text(reply.status)}
         if "Location" in reply.headers:
             response["location"] = reply.headers["Location"]
         if "ETag" in reply.headers:
             response["etag"] = reply.headers["ETag"]
-        if "Last-Modified" in reply.headers:
+        meta = reply.body.get("meta") if isinstance(reply.body, dict) else None
+        if isinstance(meta, dict) and meta.get("lastUpdated"):
+            response["lastModified"] = meta["lastUpdated"]
+        elif "Last-Modified" in reply.headers:
             from email.utils import parsedate_to_datetime
 
             from fhir_server.store.repository import instant
@@ -241,11 +260,21 @@ class BundleProcessor:
         for index, raw in enumerate(raw_entries):
             try:
                 entry = Entry(index, raw, self.base_url)
-                reply = self._run(ctx, entry, prefer, None, entry.resource)
+                # Entries are independent: no urn:uuid between them, but conditional references
+                # resolve, and a dangling urn:uuid reference is refused rather than stored.
+                resource = (
+                    self._resolve(ctx, entry, {}) if isinstance(entry.resource, dict) else None
+                )
+                reply = self._run(ctx, entry, prefer, None, resource)
                 out.append(self._response(reply))
             except FhirError as error:
                 out.append(
-                    {"response": {"status": str(error.status), "outcome": from_error(error)}}
+                    {
+                        "response": {
+                            "status": status_text(error.status),
+                            "outcome": from_error(error),
+                        }
+                    }
                 )
         return Reply(200, {"resourceType": "Bundle", "type": "batch-response", "entry": out})
 
@@ -275,7 +304,27 @@ class BundleProcessor:
                 and e.full_url.startswith("urn:")
             ):
                 mapping[e.full_url] = f"{e.resource_type}/{e.parts[1]}"
+        _check_overlap(entries)
+        preset: dict[int, str] = {}
         with self.interactions.store.unit_of_work() as uow:
+            # Conditional updates named by a urn:uuid fullUrl: the urn becomes the matched id, or
+            # the id the resource will be created with when nothing matches.
+            for e in entries:
+                if e.method == "PUT" and len(e.parts) == 1 and e.query and e.full_url:
+                    found = self.interactions._conditional_matches(
+                        ctx, e.resource_type, e.query, "update"
+                    )
+                    if len(found) > 1:
+                        raise PreconditionFailed(
+                            f"{e.where}: the conditional update matches several resources",
+                            expression=[f"{e.where}.request.url"],
+                        )
+                    if found:
+                        target = found[0]["_id"]
+                    else:
+                        target = e.resource.get("id") or new_id()
+                        preset[e.index] = target
+                    mapping[e.full_url] = f"{e.resource_type}/{target}"
             # Conditional creates that find their match point references at the existing resource.
             for e in entries:
                 if e.index in assigned and e.request.get("ifNoneExist"):
@@ -293,7 +342,10 @@ class BundleProcessor:
                 for e in entries
                 if isinstance(e.resource, dict)
             }
+            for index, id in preset.items():
+                resources[index] = {**resources[index], "id": id}
             results: dict[int, dict] = {}
+            touched: dict[str, Entry] = {}
             for e in sorted(entries, key=lambda x: (ORDER[x.method], x.index)):
                 try:
                     reply = self._run(
@@ -301,8 +353,13 @@ class BundleProcessor:
                     )
                 except FhirError as error:
                     for issue in error.issues:
-                        issue.diagnostics = f"{e.where} ({e.method} {e.url}): {issue.diagnostics}"
+                        if not issue.diagnostics.startswith(e.where):
+                            issue.diagnostics = (
+                                f"{e.where} ({e.method} {e.url}): {issue.diagnostics}"
+                            )
                     raise
+                if e.method != "GET" and e.method != "HEAD":
+                    _claim(touched, e, reply)
                 results[e.index] = self._response(reply)
         out = [results[e.index] for e in entries]
         return Reply(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": out})
@@ -324,6 +381,37 @@ class BundleProcessor:
         resource = _rewrite(resource, resolved) if resolved else resource
         _check_local_references(resource, entry)
         return resource
+
+
+def _overlap_error(entry: Entry, other: Entry, identity: str) -> BadRequest:
+    return BadRequest(
+        f"{entry.where} and {other.where} both change {identity}; a transaction may change "
+        "each resource once",
+        expression=[f"{entry.where}.request.url"],
+    )
+
+
+def _check_overlap(entries: list[Entry]) -> None:
+    """http.html#trules: resource identities of the write entries SHALL NOT overlap."""
+    seen: dict[str, Entry] = {}
+    for e in entries:
+        if e.method in ("PUT", "PATCH", "DELETE") and len(e.parts) == 2:
+            identity = f"{e.resource_type}/{e.parts[1]}"
+            if identity in seen:
+                raise _overlap_error(e, seen[identity], identity)
+            seen[identity] = e
+
+
+def _claim(touched: dict[str, Entry], entry: Entry, reply: Reply) -> None:
+    """The same rule for identities known only once processed (conditional writes)."""
+    location = reply.headers.get("Content-Location")
+    if not location:
+        return
+    parts = location.split("/_history/")[0].rsplit("/", 2)
+    identity = f"{parts[-2]}/{parts[-1]}"
+    if identity in touched and touched[identity] is not entry:
+        raise _overlap_error(entry, touched[identity], identity)
+    touched[identity] = entry
 
 
 def _check_local_references(resource: dict, entry: Entry) -> None:

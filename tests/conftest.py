@@ -7,6 +7,7 @@ import pytest
 
 from fhir_server.app import build, create_app
 from fhir_server.config import Settings
+from tests.index_coverage import unserved
 
 FHIR_JSON = "application/fhir+json"
 BASE = "http://testserver/fhir"
@@ -21,9 +22,21 @@ def settings():
 
 
 @pytest.fixture
-def carnet(settings):
+def queries():
+    """Every (collection, filter, sort) the store issued during the test."""
+    return []
+
+
+@pytest.fixture
+def carnet(settings, queries, request):
     built = build(settings)
+    built.store.observers.append(
+        lambda collection, query, sort: queries.append((collection, query, sort))
+    )
     yield built
+    if os.environ.get("CARNET_CHECK_INDEXES") == "1":
+        bad = unserved(queries)
+        assert not bad, f"queries not served by a declared index: {bad}"
     if os.environ.get("MONGODB_URI"):
         built.store.db.client.drop_database(built.store.db.name)
 

@@ -57,6 +57,15 @@ def wants_fhir(req: Request) -> bool:
     return any(_media_type(p) in JSON_TYPES for p in accept.split(","))
 
 
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    """NaN and Infinity are not JSON (RFC 8259); Python's parser would accept them."""
+    raise _NotJson(f"Malformed JSON: {name} is not a JSON value")
+
+
 def read_json_body(req: Request, allowed=JSON_TYPES):
     content_type = _media_type(req.headers.get("Content-Type"))
     if content_type not in allowed:
@@ -69,9 +78,13 @@ def read_json_body(req: Request, allowed=JSON_TYPES):
     if not raw.strip():
         raise BadRequest("The request has no body; a JSON resource is required")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise BadRequest("The body is not UTF-8 encoded JSON") from exc
+    except _NotJson as exc:
+        raise BadRequest(str(exc)) from exc
+    except RecursionError as exc:
+        raise BadRequest("The JSON body is nested too deeply") from exc
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from fhir_server.api import http
-from fhir_server.errors import BadRequest, UnsupportedMediaType
+from fhir_server.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType
 from fhir_server.interactions import Interactions
 from smart_auth.bearer import context_from_headers
 
@@ -34,6 +34,22 @@ def _query_string() -> str:
 
 def _strict() -> bool:
     return http.prefer(request, "handling") == "strict"
+
+
+# Path segments that name an endpoint, not a type or an id: another method on them is a 405
+# (with the methods they do allow), not a type called "metadata" or an id "_history".
+_TYPE_ENDPOINTS = {"metadata": "GET, HEAD"}
+_INSTANCE_ENDPOINTS = {"_history": "GET, HEAD", "_search": "POST"}
+
+
+def _no_endpoint(resource_type: str, id: str | None = None) -> None:
+    allow = _TYPE_ENDPOINTS.get(resource_type)
+    if allow is None and id is not None:
+        allow = _INSTANCE_ENDPOINTS.get(id)
+    if allow is not None:
+        raise MethodNotAllowed(
+            f"{request.method} is not allowed on {request.path}", headers={"Allow": allow}
+        )
 
 
 def _summary_elements():
@@ -71,11 +87,13 @@ class System(MethodView):
 class TypeLevel(MethodView):
     def get(self, resource_type):
         """Search (http.html#search)."""
+        _no_endpoint(resource_type)
         http.response_type(request)
         return http.render(_services().search(_ctx(), resource_type, _params(), strict=_strict()))
 
     def post(self, resource_type):
         """Create, or conditional create with If-None-Exist (http.html#create)."""
+        _no_endpoint(resource_type)
         http.response_type(request)
         body = http.read_json_body(request)
         reply = _services().create(
@@ -89,6 +107,7 @@ class TypeLevel(MethodView):
 
     def put(self, resource_type):
         """Conditional update (http.html#cond-update)."""
+        _no_endpoint(resource_type)
         http.response_type(request)
         body = http.read_json_body(request)
         reply = _services().conditional_update(
@@ -103,6 +122,7 @@ class TypeLevel(MethodView):
 
     def patch(self, resource_type):
         """Conditional patch (http.html#patch)."""
+        _no_endpoint(resource_type)
         http.response_type(request)
         ops = http.read_json_body(request, allowed=(http.PATCH_TYPE,))
         reply = _services().conditional_patch(
@@ -117,6 +137,7 @@ class TypeLevel(MethodView):
 
     def delete(self, resource_type):
         """Conditional delete (http.html#3.1.0.7.1)."""
+        _no_endpoint(resource_type)
         return http.render(_services().conditional_delete(_ctx(), resource_type, _query_string()))
 
 
@@ -146,6 +167,7 @@ class TypeHistory(MethodView):
 class Instance(MethodView):
     def get(self, resource_type, id):
         """Read (http.html#read); a Binary answers its native content unless FHIR JSON is asked."""
+        _no_endpoint(resource_type, id)
         if resource_type == "Binary" and not http.wants_fhir(request):
             return http.render(_services().binary_content(_ctx(), id))
         http.response_type(request)
@@ -154,6 +176,7 @@ class Instance(MethodView):
 
     def put(self, resource_type, id):
         """Update, or create with a client id (http.html#update)."""
+        _no_endpoint(resource_type, id)
         http.response_type(request)
         body = http.read_json_body(request)
         reply = _services().update(
@@ -168,6 +191,7 @@ class Instance(MethodView):
 
     def patch(self, resource_type, id):
         """Patch with JSON Patch (http.html#patch)."""
+        _no_endpoint(resource_type, id)
         http.response_type(request)
         ops = http.read_json_body(request, allowed=(http.PATCH_TYPE,))
         reply = _services().patch(
@@ -182,6 +206,7 @@ class Instance(MethodView):
 
     def delete(self, resource_type, id):
         """Logical delete (http.html#delete)."""
+        _no_endpoint(resource_type, id)
         return http.render(
             _services().delete(_ctx(), resource_type, id, if_match=request.headers.get("If-Match"))
         )

@@ -85,6 +85,8 @@ class SearchEngine:
                 compiled = self._param(ctx, resource_type, name, raw, req)
                 if compiled is not None:
                     req.filters.append(compiled)
+        # The self link shows the parameters actually used (search.html#errors).
+        req.link_params = [(n, v) for n, v in req.link_params if n not in req.unknown]
         if req.unknown and strict:
             raise BadRequest(
                 f"Unknown search parameter(s) for {resource_type}: {', '.join(req.unknown)}",
@@ -217,13 +219,13 @@ class SearchEngine:
         return [d["_id"] for d in docs]
 
     def _chain(self, ctx, param: SearchParam, modifier: str | None, chain: str, raw: str) -> dict:
-        """One-level chaining: `patient.identifier=...` (search.html#chaining)."""
+        """Chaining: `patient.identifier=...`, `subject:Patient.name=...` (search.html#chaining)."""
         if param.type != "reference":
             raise BadRequest(
                 f"'{param.code}' is not a reference parameter and cannot be chained",
                 expression=[param.code],
             )
-        chained_code, _, chained_modifier = chain.partition(":")
+        chained_code = chain.split(".")[0].split(":")[0]
         targets = [modifier] if modifier else list(param.targets)
         targets = [t for t in targets if is_supported(t) and self.registry.get(t, chained_code)]
         if not targets:
@@ -233,11 +235,9 @@ class SearchEngine:
             )
         keys = []
         for target in targets:
-            target_param = self.registry.get(target, chained_code)
-            inner = C._any(
-                [self._value(target_param, chained_modifier or None, v) for v in C.split_or(raw)]
-            )
-            keys += [f"{param.code}={target}/{i}" for i in self._ids(ctx, target, inner)]
+            inner = self._param(ctx, target, chain, raw, SearchRequest(target))
+            for i in self._ids(ctx, target, inner):
+                keys += C.local_keys(param.code, f"{target}/{i}", self.settings.base_url)
         return {"rf": {"$in": keys}}
 
     def _has(self, ctx, resource_type: str, name: str, raw: str) -> dict:
@@ -255,7 +255,8 @@ class SearchEngine:
         compiled = self._param(ctx, source, inner_name, raw, inner)
         if inner.unknown or compiled is None:
             raise BadRequest(f"{source} has no search parameter '{inner_name}'", expression=[name])
-        prefix = f"{ref_code}={resource_type}/"
+        prefixes = [f"{ref_code}={resource_type}/"]
+        prefixes.append(f"{ref_code}={self.settings.base_url}/{resource_type}/")
         limit = self.settings.max_chain_ids
         docs = self.store.find(
             ctx, source, compiled, projection={"rf": 1}, limit=limit + 1, sort=[("_id", 1)]
@@ -267,7 +268,13 @@ class SearchEngine:
                 code="too-costly",
             )
         ids = sorted(
-            {k[len(prefix) :] for d in docs for k in d.get("rf", []) if k.startswith(prefix)}
+            {
+                k[len(prefix) :]
+                for d in docs
+                for k in d.get("rf", [])
+                for prefix in prefixes
+                if k.startswith(prefix) and "/" not in k[len(prefix) :]
+            }
         )
         return {"_id": {"$in": ids}}
 
@@ -284,6 +291,12 @@ class SearchEngine:
         direction = "next"
         if req.cursor:
             direction, keys = req.cursor
+            if len(keys) != len(sort) + 1 or keys[-1] != _signature(sort):
+                raise BadRequest(
+                    "The paging cursor belongs to another search order; start the search again",
+                    expression=["_cursor"],
+                )
+            keys = keys[:-1]
             order = sort if direction == "next" else [(f, -d) for f, d in sort]
             condition = K.keyset(order, keys)
             page_query = {"$and": [query, condition]} if query else condition
@@ -295,10 +308,13 @@ class SearchEngine:
             docs.reverse()
         has_next = more if direction == "next" else bool(req.cursor)
         has_prev = bool(req.cursor) and (direction == "next" or more)
+        sig = [_signature(req.sort)]
         next_cursor = (
-            K.encode("next", K.row_keys(docs[-1], req.sort)) if docs and has_next else None
+            K.encode("next", K.row_keys(docs[-1], req.sort) + sig) if docs and has_next else None
         )
-        prev_cursor = K.encode("prev", K.row_keys(docs[0], req.sort)) if docs and has_prev else None
+        prev_cursor = (
+            K.encode("prev", K.row_keys(docs[0], req.sort) + sig) if docs and has_prev else None
+        )
         matches = [self.store._stored_current(req.resource_type, d) for d in docs]
         included = self._includes(ctx, req, docs)
         return SearchResult(matches, included, total, next_cursor, prev_cursor)
@@ -313,11 +329,13 @@ class SearchEngine:
                 if depth > 0 and not inc.iterate:
                     continue
                 prefix = f"{inc.param}="
+                local = f"{inc.param}={self.settings.base_url}/"
                 wanted: dict[str, set[str]] = {}
                 for source_type, doc in frontier:
                     if source_type != inc.source_type:
                         continue
                     for key in doc.get("rf", []):
+                        key = prefix + key[len(local) :] if key.startswith(local) else key
                         if key.startswith(prefix) and key.count("/") == 1:
                             target, _, id = key[len(prefix) :].partition("/")
                             if (
@@ -336,9 +354,13 @@ class SearchEngine:
                         if (target, d["_id"]) not in seen:
                             seen.add((target, d["_id"]))
                             found.append((target, d))
-            if depth == 0:
-                for rev in req.revincludes:
-                    keys = [f"{rev.param}={t}/{d['_id']}" for t, d in frontier]
+            for rev in req.revincludes:
+                if depth == 0 or rev.iterate:
+                    keys = [
+                        k
+                        for t, d in frontier
+                        for k in C.local_keys(rev.param, f"{t}/{d['_id']}", self.settings.base_url)
+                    ]
                     for d in self.store.find(
                         ctx,
                         rev.source_type,
@@ -354,6 +376,11 @@ class SearchEngine:
             if not found:
                 break
         return out
+
+
+def _signature(sort: list[tuple[str, int]]) -> str:
+    """The search order a cursor was made for, so a cursor cannot be replayed on another."""
+    return ",".join(f"{f}:{d}" for f, d in sort)
 
 
 def unknown_outcome(resource_type: str, names: list[str]) -> Issue:

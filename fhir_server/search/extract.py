@@ -3,15 +3,17 @@
 The encodings are described in fhir_server.search.values.
 """
 
+import re
+
 from fhir_server.search import values as V
 from fhir_server.search.registry import Registry, SearchParam
 
 
 def _token_keys(code: str, system: str | None, value: str) -> list[str]:
-    keys = [V.key(code, value)]
-    keys.append(V.key(code, f"{system}|{value}") if system else V.key(code, f"|{value}"))
+    keys = [V.key(code, V.part(value))]
+    keys.append(V.key(code, V.joined(system or "", value)))
     if system:
-        keys.append(V.key(code, f"{system}|"))
+        keys.append(V.key(code, V.joined(system, "")))
     return keys
 
 
@@ -34,12 +36,8 @@ def _token(code: str, node, out: dict) -> None:
             tk.extend(_token_keys(code, system, value))
             for coding in (node.get("type") or {}).get("coding", []):
                 if coding.get("code"):
-                    tk.append(
-                        V.key(
-                            f"{code}:of-type",
-                            f"{coding.get('system', '')}|{coding['code']}|{value}",
-                        )
-                    )
+                    of_type = V.joined(coding.get("system", ""), coding["code"], value)
+                    tk.append(V.key(f"{code}:of-type", of_type))
         if node.get("display"):
             tt.append(V.key(code, V.normalize(node["display"])))
         if (node.get("type") or {}).get("text"):
@@ -70,21 +68,29 @@ def _strings(node) -> list[str]:
     return []
 
 
+_VERSIONED = re.compile(r"^(?P<ref>(.*/)?[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})/_history/[^/]+$")
+
+
+def _unversioned(ref: str) -> str:
+    """`Patient/1/_history/2` refers to Patient/1 for search (search.html#reference)."""
+    m = _VERSIONED.match(ref)
+    return m["ref"] if m else ref
+
+
 def _reference(code: str, node, out: dict) -> None:
     if isinstance(node, str):
-        out["rf"].append(V.key(code, node))
+        out["rf"].append(V.key(code, _unversioned(node)))
         return
     if not isinstance(node, dict):
         return
     ref = node.get("reference")
     if isinstance(ref, str) and not ref.startswith("#"):
-        out["rf"].append(V.key(code, ref))
+        out["rf"].append(V.key(code, _unversioned(ref)))
     identifier = node.get("identifier") or {}
     if identifier.get("value"):
-        out["rf"].append(
-            V.key(f"{code}:identifier", f"{identifier.get('system', '')}|{identifier['value']}")
-        )
-        out["rf"].append(V.key(f"{code}:identifier", identifier["value"]))
+        system, value = identifier.get("system", ""), identifier["value"]
+        out["rf"].append(V.key(f"{code}:identifier", V.joined(system, value)))
+        out["rf"].append(V.key(f"{code}:identifier", V.part(value)))
 
 
 def _date(code: str, node, out: dict) -> None:

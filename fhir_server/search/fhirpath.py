@@ -68,6 +68,8 @@ def _reference_type(ref) -> str | None:
     if not isinstance(ref, dict) or not isinstance(ref.get("reference"), str):
         return None
     parts = ref["reference"].split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":  # Type/id/_history/vid
+        parts = parts[:-2]
     return parts[-2] if len(parts) >= 2 else None
 
 

@@ -10,6 +10,7 @@ from pymongo import DESCENDING as D
 
 CURRENT_INDEXES: dict[str, list[tuple[str, int]]] = {
     "pk_id": [("pk", A), ("_id", A)],
+    "lu": [("lu", D), ("_id", A)],
     "pk_tk": [("pk", A), ("tk", A)],
     "tk": [("tk", A)],
     "pk_st": [("pk", A), ("st", A)],

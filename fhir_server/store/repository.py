@@ -17,7 +17,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from consent.policy import Policy, access_fields
-from fhir_server.errors import Conflict, Gone, NotFound, PreconditionFailed
+from fhir_server.errors import Conflict, FhirError, Gone, NotFound, PreconditionFailed
 from fhir_server.resources import SUPPORTED_TYPES
 from fhir_server.search.extract import extract
 from fhir_server.search.registry import Registry
@@ -62,6 +62,9 @@ class Stored:
     def deleted(self) -> bool:
         return self.resource is None
 
+
+# Sort keys an unfiltered search may use: each leads a declared index.
+UNFILTERED_SORTS = frozenset({"_id", "lu"})
 
 QueryObserver = Callable[[str, dict, list | None], None]
 
@@ -118,6 +121,14 @@ class Store:
     ) -> list[dict]:
         """Current versions matching `query` that `ctx` may see."""
         full = self._policy_filter(ctx, resource_type, query)
+        if not full and sort and sort[0][0] not in UNFILTERED_SORTS:
+            raise FhirError(
+                f"Sorting all {resource_type} resources by '{sort[0][0].removeprefix('so.')}' would scan "
+                "the whole collection; add a search parameter that narrows the search",
+                status=400,
+                code="too-costly",
+                expression=["_sort"],
+            )
         self._observe(indexes.current_name(resource_type), full, sort)
         cursor = self._current(resource_type).find(
             full, projection, sort=sort, limit=limit, session=uow.session if uow else None
@@ -126,6 +137,8 @@ class Store:
 
     def count(self, ctx: AccessContext, resource_type: str, query: dict) -> int:
         full = self._policy_filter(ctx, resource_type, query)
+        if not full:  # the whole collection: its count is metadata, not a scan
+            return self._current(resource_type).estimated_document_count()
         self._observe(indexes.current_name(resource_type), full, None)
         return self._current(resource_type).count_documents(full)
 
@@ -265,7 +278,7 @@ class Store:
                 **extra,
             }
             self._put_current(resource_type, current, doc, tx)
-            self._put_history(resource_type, doc, method, tx)
+            self._put_history(resource_type, doc, method, tx, created=current is None)
             if current is not None and current.get("acl") != acl:
                 self._sync_acl(resource_type, id, acl, current.get("acl"), tx)
             doc["rule"] = rule
@@ -335,7 +348,9 @@ class Store:
             raise Conflict(f"{resource_type}/{doc['_id']} was changed meanwhile; try again")
         tx.on_rollback(lambda: coll.replace_one({"_id": doc["_id"]}, current))
 
-    def _put_history(self, resource_type: str, doc: dict, method: str, tx: UnitOfWork) -> None:
+    def _put_history(
+        self, resource_type: str, doc: dict, method: str, tx: UnitOfWork, created: bool = False
+    ) -> None:
         coll = self._history(resource_type)
         entry = {
             "_id": f"{doc['_id']}/{doc['vid']}",
@@ -344,6 +359,7 @@ class Store:
             "pk": doc["pk"],
             "lu": doc["lu"],
             "method": method,
+            "created": created,
             "deleted": doc["res"] is None,
             "res": doc["res"],
             "acl": doc["acl"],

@@ -1,0 +1,395 @@
+"""Benchmark of the REST core: create throughput, read and patient-search latency.
+
+    python bench/rest_core.py [--sizes 10000,100000] [--queries 200] [--patients 1000]
+                              [--http-creates 1000] [--budget 900]
+
+Builds the app in-process (fhir_server.app.build/create_app) on the embedded store, or on
+MongoDB when MONGODB_URI is set (a scratch database, dropped afterwards), and drives it with
+Flask's test client (no network, no gunicorn: the figures are the server's own cost).
+
+For each size, the bulk of the DocumentReferences (spread over --patients patients) is loaded
+through `carnet.store.write` with the operator context: the same work as a create (validation
+aside: compartment key, search values, ACL, current + history documents) minus HTTP and
+validation; then --http-creates more are POSTed through HTTP and timed. Creates/s is measured on
+that HTTP sample, at the target size. It is compared with raw pymongo `insert_one` of the same
+JSON into a scratch collection of the same store.
+
+This is a script, not a test. It prints the machine and store it ran on.
+"""
+
+import argparse
+import copy
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from consent.policy import access_fields  # noqa: E402
+from fhir_server.app import build, create_app  # noqa: E402
+from fhir_server.config import Settings  # noqa: E402
+from fhir_server.store.repository import now  # noqa: E402
+from smart_auth.context import operator_context  # noqa: E402
+
+FHIR_JSON = "application/fhir+json"
+TYPES = [
+    ("11488-4", "10", "Consult note"),
+    ("11490-0", "10", "Discharge summary"),
+    ("11502-2", "10", "Laboratory report"),
+    ("18748-4", "31", "Diagnostic imaging study"),
+    ("87273-9", "52", "Immunization note"),
+    ("57833-6", "42", "Prescription for medication"),
+]
+TRE_A07 = (
+    "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/"
+    "TRE-A07-StatutVisibiliteDocument"
+)
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+# -- environment ----------------------------------------------------------------------------------
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "unknown RAM"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
+                break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {ram}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}"
+    )
+
+
+def store_description() -> str:
+    uri = os.environ.get("MONGODB_URI")
+    if not uri:
+        import mongomock
+
+        return f"embedded mongomock {mongomock.__version__} (in-process, no real indexes)"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    host = parts.hostname or parts.netloc.rsplit("@", 1)[-1]
+    return f"MongoDB at {host}{f':{parts.port}' if parts.port else ''}"
+
+
+# -- data -----------------------------------------------------------------------------------------
+def document(rng: random.Random, patient: str) -> dict:
+    loinc, klass, display = rng.choice(TYPES)
+    when = (EPOCH + timedelta(minutes=rng.randrange(5 * 365 * 24 * 60))).strftime(
+        "%Y-%m-%dT%H:%M:%S+01:00"
+    )
+    doc = {
+        "resourceType": "DocumentReference",
+        "meta": {
+            "profile": [
+                "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/"
+                "pdsm-comprehensive-document-reference"
+            ]
+        },
+        "contained": [
+            {
+                "resourceType": "Practitioner",
+                "id": "author",
+                "identifier": [
+                    {
+                        "system": "urn:oid:1.2.250.1.71.4.2.1",
+                        "value": f"8{rng.randrange(10**10, 10**11)}",
+                    }
+                ],
+                "name": [{"family": "Lefèvre", "given": ["Marc"]}],
+            }
+        ],
+        "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"},
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": loinc, "display": display}]},
+        "category": [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.1", "code": klass}]}],
+        "subject": {"reference": f"Patient/{patient}"},
+        "date": when,
+        "author": [{"reference": "#author"}],
+        "custodian": {"reference": "Organization/demo-hegp"},
+        "securityLabel": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                        "code": "N",
+                    }
+                ]
+            }
+        ],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "application/pdf",
+                    "url": f"Binary/{uuid.uuid4()}",
+                    "size": rng.randrange(2_000, 900_000),
+                    "hash": "2jmj7l5rSw0yVb/vlWAYkK/YBwk=",
+                    "title": display,
+                },
+                "format": {
+                    "system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
+                    "code": "urn:ihe:iti:xds-sd:pdf:2008",
+                },
+            }
+        ],
+        "context": {"period": {"start": when}},
+    }
+    if rng.random() < 0.05:
+        doc["securityLabel"].append({"coding": [{"system": TRE_A07, "code": "MASQUE_PS"}]})
+    return doc
+
+
+def insert_direct(carnet, resources: list[dict]) -> None:
+    """Bulk load for the embedded store: the documents store.write would produce, inserted with
+    insert_many. (mongomock scans the whole collection for every find_one, even on _id, so
+    loading 100k through store.write is quadratic there: hours.) Version 1, method POST."""
+    store = carnet.store
+    moment = now()
+    current, history = [], []
+    for res in resources:
+        resource, values, pk = store._documents(copy.deepcopy(res), 1, moment)
+        doc = {
+            "_id": resource["id"],
+            "pk": pk or f"DocumentReference/{resource['id']}",
+            "vid": 1,
+            "lu": moment,
+            "res": resource,
+            "acl": access_fields(resource),
+            **values,
+        }
+        current.append(doc)
+        history.append(
+            {
+                "_id": f"{doc['_id']}/1",
+                "id": doc["_id"],
+                "vid": 1,
+                "pk": doc["pk"],
+                "lu": moment,
+                "method": "POST",
+                "deleted": False,
+                "res": resource,
+                "acl": doc["acl"],
+            }
+        )
+    store.db["DocumentReference"].insert_many(current)
+    store.db["DocumentReference_history"].insert_many(history)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+# -- one size ----------------------------------------------------------------------------------------
+def run_size(size: int, args, log) -> dict:
+    rng = random.Random(size)
+    db_name = f"carnet_bench_{uuid.uuid4().hex[:8]}"
+    settings = Settings.from_env(base_url="http://bench/fhir", mongodb_db=db_name)
+    carnet = build(settings)
+    app = create_app(settings, carnet)
+    client = app.test_client()
+    ctx = operator_context("bench")
+    patients = [f"bench-p{n:05d}" for n in range(args.patients)]
+    http_n = min(args.http_creates, size)
+    bulk_n = max(0, size - http_n - min(args.write_sample, size))
+    result: dict = {"size": size, "http_n": http_n, "bulk_n": bulk_n}
+    try:
+        ids: list[str] = []
+        start = time.perf_counter()
+        deadline = start + args.budget
+        direct = args.bulk == "direct" or (
+            args.bulk == "auto" and not os.environ.get("MONGODB_URI")
+        )
+        result["bulk_mode"] = "direct" if direct else "store.write"
+        batch: list[dict] = []
+        for i in range(bulk_n):
+            resource = document(rng, patients[i % len(patients)])
+            resource["id"] = str(uuid.uuid4())
+            if direct:
+                batch.append(resource)
+                if len(batch) == 1000:
+                    insert_direct(carnet, batch)
+                    batch = []
+            else:
+                carnet.store.write(ctx, resource, method="POST", must_be_new=True)
+            if len(ids) < 50_000:
+                ids.append(resource["id"])
+            if (i + 1) % 10_000 == 0:
+                log(f"  {i + 1}/{bulk_n} loaded ({result['bulk_mode']})")
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"bulk load exceeded the {args.budget}s budget at {i + 1}")
+        if batch:
+            insert_direct(carnet, batch)
+        elapsed = time.perf_counter() - start
+        result["bulk_rate"] = bulk_n / elapsed if elapsed and bulk_n else 0.0
+
+        # store.write (the create path minus HTTP and validation), timed at this size.
+        write_n = min(args.write_sample, size)
+        samples = [document(rng, rng.choice(patients)) for _ in range(write_n)]
+        start = time.perf_counter()
+        for resource in samples:
+            resource["id"] = str(uuid.uuid4())
+            carnet.store.write(ctx, resource, method="POST", must_be_new=True)
+        result["write_rate"] = write_n / (time.perf_counter() - start)
+        result["write_n"] = write_n
+
+        bodies = [document(rng, rng.choice(patients)) for _ in range(http_n)]
+        start = time.perf_counter()
+        for body in bodies:
+            response = client.post(
+                "/fhir/DocumentReference",
+                json=body,
+                headers={"Content-Type": FHIR_JSON, "Prefer": "return=minimal"},
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"create failed: {response.get_data(as_text=True)[:300]}")
+            ids.append(response.headers["Location"].split("/")[-3])
+        elapsed = time.perf_counter() - start
+        result["http_rate"] = http_n / elapsed
+
+        raw = carnet.store.db[f"bench_raw_{uuid.uuid4().hex[:6]}"]
+        raw_bodies = [copy.deepcopy(b) for b in bodies]
+        start = time.perf_counter()
+        for body in raw_bodies:
+            raw.insert_one(body)
+        elapsed = time.perf_counter() - start
+        result["raw_rate"] = http_n / elapsed
+        raw.drop()
+
+        count = carnet.store.db["DocumentReference"].count_documents({})
+        if count != size:
+            raise RuntimeError(f"expected {size} stored DocumentReferences, found {count}")
+
+        def timed(urls: list[str], expect_entries: bool) -> tuple[float, float]:
+            samples = []
+            for url in urls:
+                t0 = time.perf_counter()
+                response = client.get(url, headers={"Accept": FHIR_JSON})
+                samples.append(time.perf_counter() - t0)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{url}: {response.status_code}")
+                if expect_entries and not response.get_json().get("entry"):
+                    raise RuntimeError(f"{url}: no entries")
+            return percentiles(samples)
+
+        q = args.queries
+        result["read"] = timed(
+            [f"/fhir/DocumentReference/{rng.choice(ids)}" for _ in range(q)], False
+        )
+        base = "/fhir/DocumentReference?patient=Patient/{}&_count=20"
+        result["search"] = timed([base.format(rng.choice(patients)) for _ in range(q)], True)
+        result["search_type"] = timed(
+            [
+                base.format(rng.choice(patients)) + f"&type=http://loinc.org|{rng.choice(TYPES)[0]}"
+                for _ in range(q)
+            ],
+            False,
+        )
+        result["per_patient"] = size / len(patients)
+    finally:
+        if os.environ.get("MONGODB_URI"):
+            carnet.store.db.client.drop_database(db_name)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="stored DocumentReferences")
+    parser.add_argument("--queries", type=int, default=200, help="reads and searches per size")
+    parser.add_argument("--patients", type=int, default=1000)
+    parser.add_argument("--http-creates", type=int, default=300, help="timed HTTP creates")
+    parser.add_argument(
+        "--write-sample", type=int, default=200, help="timed store.write creates (no HTTP)"
+    )
+    parser.add_argument(
+        "--bulk",
+        choices=("auto", "store", "direct"),
+        default="auto",
+        help="bulk load through store.write, or insert_many of the same documents "
+        "(auto: direct on the embedded store, store.write on MongoDB)",
+    )
+    parser.add_argument("--budget", type=float, default=900, help="seconds allowed per bulk load")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+
+    import logging
+
+    logging.getLogger("carnet").setLevel(logging.ERROR)
+    logging.getLogger("carnet.store").setLevel(logging.ERROR)
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    print("Carnet REST core benchmark")
+    print(f"machine : {machine()}")
+    print(f"store   : {store_description()}")
+    print(
+        "method  : Flask test client in-process (no network). Per size: the bulk is loaded "
+        "untimed,\n"
+        f"          then {args.write_sample} creates timed through store.write (operator context: "
+        "the create path minus HTTP and validation),\n"
+        f"          then {args.http_creates} creates timed through HTTP POST "
+        "(Prefer: return=minimal), and the same JSON through raw insert_one;\n"
+        f"          {args.queries} reads and {args.queries} searches of each kind, random ids and "
+        f"patients; documents spread over {args.patients} patients."
+    )
+    print()
+    header = (
+        f"{'stored':>8} {'bulk load':>11} {'HTTP create/s':>13} {'raw insert/s':>12} "
+        f"{'ratio':>6} {'store.write/s':>13} {'read p50/p99 ms':>16} {'search p50/p99 ms':>18} "
+        f"{'+type p50/p99 ms':>17}"
+    )
+    print(header)
+    print("-" * len(header))
+    status = 0
+    for size in sizes:
+        log(f"size {size}: loading ...")
+        t0 = time.perf_counter()
+        try:
+            r = run_size(size, args, log)
+        except TimeoutError as exc:
+            print(f"{size:>8} skipped: {exc}")
+            status = 1
+            continue
+        print(
+            f"{size:>8} {r['bulk_mode']:>11} {r['http_rate']:>13.1f} {r['raw_rate']:>12.0f} "
+            f"{r['http_rate'] / r['raw_rate']:>6.3f} {r['write_rate']:>13.1f} "
+            f"{r['read'][0]:>7.2f}/{r['read'][1]:<8.2f} "
+            f"{r['search'][0]:>8.2f}/{r['search'][1]:<9.2f} "
+            f"{r['search_type'][0]:>8.2f}/{r['search_type'][1]:<8.2f}",
+            flush=True,
+        )
+        log(f"size {size}: done in {time.perf_counter() - t0:.0f}s")
+    print()
+    print(
+        "ratio = HTTP create throughput / raw pymongo insert_one of the same JSON into the same "
+        "store. Latencies are per request through the full Flask stack, in milliseconds.\n"
+        "bulk load 'direct' = the documents store.write builds (same _documents/extract/acl), "
+        "inserted with insert_many:\nmongomock scans the whole collection on every find_one, "
+        "even by _id, so store.write is O(n) per create there."
+    )
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

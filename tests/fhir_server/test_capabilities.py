@@ -1,0 +1,79 @@
+"""The CapabilityStatement and the OpenAPI document: https://hl7.org/fhir/R4/http.html#capabilities"""
+
+from fhir_server import resources
+from tests.conftest import assert_outcome
+
+WRITES = {"create", "update", "patch", "delete"}
+READS = {"read", "vread", "search-type", "history-instance", "history-type"}
+
+
+def test_metadata_is_a_capability_statement(fhir):
+    response = fhir.get("metadata")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/fhir+json")
+    body = response.get_json()
+    assert body["resourceType"] == "CapabilityStatement"
+    assert body["fhirVersion"] == "4.0.1"
+    assert body["kind"] == "instance"
+    assert body["status"] == "active"
+    assert "application/fhir+json" in body["format"]
+    assert "xml" not in body["format"]
+    assert body["patchFormat"] == ["application/json-patch+json"]
+    assert body["implementation"]["url"] == "http://testserver/fhir"
+    rest = body["rest"][0]
+    assert rest["mode"] == "server"
+    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
+
+
+def test_every_supported_type_with_interactions_and_params(fhir):
+    rest = fhir.get("metadata").get_json()["rest"][0]
+    by_type = {r["type"]: r for r in rest["resource"]}
+    assert set(by_type) == set(resources.SUPPORTED_TYPES)
+    for name, entry in by_type.items():
+        codes = {i["code"] for i in entry["interaction"]}
+        assert READS <= codes, name
+        if name in resources.READ_ONLY_TYPES:
+            assert not codes & WRITES, name
+            assert entry["conditionalDelete"] == "not-supported"
+        else:
+            assert WRITES <= codes, name
+            assert entry["updateCreate"] is True
+            assert entry["conditionalCreate"] is True
+        params = {p["name"]: p for p in entry["searchParam"]}
+        assert params, name
+        assert all(p["type"] and p["definition"] for p in params.values()), name
+    assert {"identifier", "name", "birthdate"} <= set(
+        p["name"] for p in by_type["Patient"]["searchParam"]
+    )
+    assert "Observation:subject" in by_type["Observation"]["searchInclude"]
+
+
+def test_capability_statement_is_valid_r4(fhir):
+    from fhir.resources.R4B import get_fhir_model_class
+
+    model = get_fhir_model_class("CapabilityStatement")
+    model.model_validate(fhir.get("metadata").get_json())
+
+
+def test_metadata_formats(fhir):
+    assert fhir.get("metadata?_format=json").status_code == 200
+    assert "\n" in fhir.get("metadata?_pretty=true").get_data(as_text=True)
+    assert_outcome(fhir.get("metadata?_format=xml"), 406)
+
+
+def test_openapi_is_served(fhir):
+    response = fhir.get("/openapi.json")
+    assert response.status_code == 200
+    spec = response.get_json()
+    assert spec["openapi"].startswith("3.")
+    paths = spec["paths"]
+    for path in (
+        "/fhir/metadata",
+        "/fhir",
+        "/fhir/{resource_type}",
+        "/fhir/{resource_type}/{id}",
+        "/fhir/{resource_type}/{id}/_history",
+        "/fhir/{resource_type}/{id}/_history/{vid}",
+    ):
+        assert path in paths, sorted(paths)
+    assert {"get", "put", "patch", "delete"} <= set(paths["/fhir/{resource_type}/{id}"])

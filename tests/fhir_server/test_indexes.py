@@ -1,0 +1,100 @@
+"""Every query the server issues is served by an index it declares (fhir_server/store/indexes.py)."""
+
+import os
+
+import pytest
+
+from fhir_server.resources import SUPPORTED_TYPES
+from fhir_server.search.registry import REGISTRY
+from tests.index_coverage import collscans, served, unserved
+
+SAMPLE = {
+    "token": ["abc", "http://loinc.org|11488-4", "|x", "http://s|"],
+    "string": ["dup"],
+    "date": ["2024", "ge2024-01-01", "lt2025-03", "sa2020", "eb2030", "ap2024-06-01"],
+    "reference": ["Patient/p1"],
+    "quantity": ["5", "gt5.5|http://unitsofmeasure.org|kg"],
+    "number": ["5"],
+    "uri": ["http://example.org/profile"],
+}
+MODIFIED = {"token": ["not", "text"], "string": ["exact", "contains"]}
+
+
+def _search_urls(resource_type: str) -> list[str]:
+    urls = [resource_type, f"{resource_type}?_sort=-_lastUpdated"]
+    for code, param in REGISTRY.for_type(resource_type).items():
+        for value in SAMPLE[param.type]:
+            urls.append(f"{resource_type}?{code}={value}")
+            urls.append(f"{resource_type}?{code}={value}&patient=Patient/p1")
+        for modifier in MODIFIED.get(param.type, []):
+            urls.append(f"{resource_type}?{code}:{modifier}=abc")
+        urls.append(f"{resource_type}?{code}:missing=false")
+        urls.append(f"{resource_type}?_sort={code}&_count=1&_lastUpdated=gt2000")
+    return urls
+
+
+@pytest.fixture
+def populated(fhir):
+    patient = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Dupont"}]}
+    assert fhir.put("Patient/p1", patient).status_code in (200, 201)
+    for i in range(3):
+        fhir.create(
+            {
+                "resourceType": "DocumentReference",
+                "status": "current",
+                "subject": {"reference": "Patient/p1"},
+                "date": f"2024-0{i + 1}-01T10:00:00Z",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+                "content": [{"attachment": {"contentType": "application/pdf", "url": "Binary/b"}}],
+            }
+        )
+    return fhir
+
+
+@pytest.mark.parametrize("resource_type", SUPPORTED_TYPES)
+def test_every_search_parameter_is_index_served(populated, queries, carnet, resource_type):
+    for url in _search_urls(resource_type):
+        response = populated.get(url)
+        assert response.status_code == 200, (url, response.get_data(as_text=True))
+    assert queries
+    assert unserved(queries) == []
+    if os.environ.get("MONGODB_URI"):
+        assert collscans(carnet.store.db, queries) == []
+
+
+def test_chains_includes_history_and_paging_are_index_served(populated, queries, carnet):
+    urls = [
+        "DocumentReference?patient.identifier=urn:oid:1.2.250.1.213.1.4.8|1",
+        "DocumentReference?subject:Patient.name=dup",
+        "Patient?_has:DocumentReference:subject:type=11488-4",
+        "DocumentReference?_include=DocumentReference:subject&_include:iterate=Patient:general-practitioner",
+        "Patient?_revinclude=DocumentReference:subject",
+        "DocumentReference/_history",
+        "DocumentReference?_count=1&_sort=date&status=current",
+    ]
+    for url in urls:
+        assert populated.get(url).status_code == 200, url
+    first = populated.search("DocumentReference?_count=1&_sort=-date&patient=Patient/p1")
+    following = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    assert populated.get(following.replace("http://testserver", "")).status_code == 200
+    doc_id = first["entry"][0]["resource"]["id"]
+    assert populated.get(f"DocumentReference/{doc_id}/_history").status_code == 200
+    assert unserved(queries) == []
+    if os.environ.get("MONGODB_URI"):
+        assert collscans(carnet.store.db, queries) == []
+
+
+def test_sorting_a_whole_collection_by_an_unindexed_key_is_refused(populated):
+    response = populated.get("DocumentReference?_sort=date")
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["code"] == "too-costly"
+    assert populated.get("DocumentReference?_sort=-_lastUpdated").status_code == 200
+    assert populated.get("DocumentReference?_sort=date&patient=Patient/p1").status_code == 200
+
+
+def test_the_check_flags_an_unindexed_query():
+    leading = {"pk", "tk", "_id"}
+    assert served({"pk": "Patient/1", "res.gender": "male"}, leading)
+    assert not served({"res.gender": "male"}, leading)
+    assert not served({"$or": [{"tk": "a"}, {"res.gender": "male"}]}, leading)
+    assert unserved([("Patient", {"res.birthDate": "1970"}, None)]) != []
