@@ -6,11 +6,11 @@ fhir-server load FILE...        (JSON resources or Bundles, NDJSON one resource 
 """
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
+from fhir_server import jsonio
 from fhir_server.config import Settings
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "examples" / "demo"
@@ -26,9 +26,9 @@ def load_files(carnet, paths: list[Path]) -> tuple[int, int]:
     for path in paths:
         text = path.read_text(encoding="utf-8")
         items = (
-            [json.loads(line) for line in text.splitlines() if line.strip()]
+            [jsonio.loads(line) for line in text.splitlines() if line.strip()]
             if path.suffix == ".ndjson"
-            else [json.loads(text)]
+            else [jsonio.loads(text)]
         )
         for item in items:
             try:

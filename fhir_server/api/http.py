@@ -4,10 +4,10 @@ https://hl7.org/fhir/R4/http.html#mime-type - JSON only (application/fhir+json, 
 XML and Turtle are answered 406 / 415.
 """
 
-import json
-
+import simplejson
 from flask import Request, Response, request
 
+from fhir_server import jsonio
 from fhir_server.errors import BadRequest, FhirError, NotAcceptable, TooLarge, UnsupportedMediaType
 from fhir_server.interactions import Reply
 from fhir_server.outcome import from_error
@@ -57,15 +57,6 @@ def wants_fhir(req: Request) -> bool:
     return any(_media_type(p) in JSON_TYPES for p in accept.split(","))
 
 
-class _NotJson(ValueError):
-    pass
-
-
-def _no_constant(name: str):
-    """NaN and Infinity are not JSON (RFC 8259); Python's parser would accept them."""
-    raise _NotJson(f"Malformed JSON: {name} is not a JSON value")
-
-
 def read_json_body(req: Request, allowed=JSON_TYPES):
     content_type = _media_type(req.headers.get("Content-Type"))
     if content_type not in allowed:
@@ -78,32 +69,27 @@ def read_json_body(req: Request, allowed=JSON_TYPES):
     if not raw.strip():
         raise BadRequest("The request has no body; a JSON resource is required")
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        return jsonio.loads(raw)
     except UnicodeDecodeError as exc:
         raise BadRequest("The body is not UTF-8 encoded JSON") from exc
-    except _NotJson as exc:
+    except jsonio.NotJson as exc:
         raise BadRequest(str(exc)) from exc
     except RecursionError as exc:
         raise BadRequest("The JSON body is nested too deeply") from exc
-    except json.JSONDecodeError as exc:
+    except simplejson.JSONDecodeError as exc:
         raise BadRequest(
             f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from exc
 
 
 def prefer(req: Request, key: str) -> str | None:
-    for part in req.headers.get("Prefer", "").split(";"):
-        for item in part.split(","):
+    """The value of one Prefer preference (RFC 7240), across repeated Prefer headers."""
+    for header in req.headers.getlist("Prefer"):
+        for item in header.replace(";", ",").split(","):
             name, _, value = item.strip().partition("=")
             if name.strip() == key:
                 return value.strip().strip('"')
     return None
-
-
-def _dump(body: dict, pretty: bool) -> str:
-    if pretty:
-        return json.dumps(body, ensure_ascii=False, indent=2)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 def render(reply: Reply) -> Response:
@@ -120,7 +106,7 @@ def render(reply: Reply) -> Response:
     except FhirError:
         mime = FHIR_JSON
     return Response(
-        _dump(reply.body, pretty),
+        jsonio.dumps(reply.body, pretty),
         status=reply.status,
         headers=headers,
         content_type=f"{mime}; charset=utf-8",

@@ -4,6 +4,7 @@ The encodings are described in fhir_server.search.values.
 """
 
 import re
+from decimal import Decimal
 
 from fhir_server.search import values as V
 from fhir_server.search.registry import Registry, SearchParam
@@ -108,9 +109,9 @@ def _date(code: str, node, out: dict) -> None:
 
 
 def _quantity(code: str, node, out: dict) -> None:
-    if isinstance(node, (int, float)) and not isinstance(node, bool):
+    if isinstance(node, (int, float, Decimal)) and not isinstance(node, bool):
         out["nq"].append({"p": code, "v": float(node)})
-    elif isinstance(node, dict) and isinstance(node.get("value"), (int, float)):
+    elif isinstance(node, dict) and isinstance(node.get("value"), (int, float, Decimal)):
         entry = {"p": code, "v": float(node["value"])}
         if node.get("system"):
             entry["s"] = node["system"]

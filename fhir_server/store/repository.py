@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from consent.policy import Policy, access_fields
+from fhir_server import jsonio
 from fhir_server.errors import Conflict, FhirError, Gone, NotFound, PreconditionFailed
 from fhir_server.resources import SUPPORTED_TYPES
 from fhir_server.search.extract import extract
@@ -61,6 +63,20 @@ class Stored:
     @property
     def deleted(self) -> bool:
         return self.resource is None
+
+
+def _has_decimal(node) -> bool:
+    if isinstance(node, dict):
+        return any(_has_decimal(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_decimal(v) for v in node)
+    return isinstance(node, Decimal)
+
+
+def _resource(doc: dict) -> dict | None:
+    """The stored resource, its decimals back from Decimal128 (see fhir_server.jsonio)."""
+    res = doc.get("res")
+    return jsonio.from_bson(res) if doc.get("dec") and res is not None else res
 
 
 # Sort keys an unfiltered search may use: each leads a declared index.
@@ -205,10 +221,10 @@ class Store:
         )
 
     def _stored_current(self, resource_type: str, doc: dict) -> Stored:
-        return Stored(resource_type, doc["_id"], doc["vid"], doc["lu"], doc["res"], doc)
+        return Stored(resource_type, doc["_id"], doc["vid"], doc["lu"], _resource(doc), doc)
 
     def _stored_history(self, resource_type: str, doc: dict) -> Stored:
-        return Stored(resource_type, doc["id"], doc["vid"], doc["lu"], doc.get("res"), doc)
+        return Stored(resource_type, doc["id"], doc["vid"], doc["lu"], _resource(doc), doc)
 
     # -- writes -----------------------------------------------------------------------------
     def _latest_vid(self, resource_type: str, id: str, uow: UnitOfWork) -> int:
@@ -267,12 +283,15 @@ class Store:
             extra: dict = {}
             if prepare is not None:
                 resource, extra = prepare(resource, tx)
+            has_decimal = _has_decimal(resource)
+            if has_decimal:
+                extra["dec"] = True
             doc = {
                 "_id": id,
                 "pk": pk or f"{resource_type}/{id}",
                 "vid": vid,
                 "lu": moment,
-                "res": resource,
+                "res": jsonio.to_bson(resource) if has_decimal else resource,
                 "acl": acl,
                 **values,
                 **extra,
@@ -364,6 +383,8 @@ class Store:
             "res": doc["res"],
             "acl": doc["acl"],
         }
+        if doc.get("dec"):
+            entry["dec"] = True
         if "blob" in doc:
             entry["blob"] = doc["blob"]
         try:

@@ -43,3 +43,18 @@ def test_vread(fhir):
     created = fhir.create(PATIENT)
     assert fhir.get(f"Patient/{created['id']}/_history/1").get_json()["id"] == created["id"]
     assert_outcome(fhir.get(f"Patient/{created['id']}/_history/7"), 404)
+
+
+def test_decimals_keep_their_precision(fhir):
+    raw = (
+        '{"resourceType":"Observation","status":"final","code":{"text":"Poids"},'
+        '"subject":{"reference":"Patient/p"},"valueQuantity":{"value":72.50,"unit":"kg",'
+        '"system":"http://unitsofmeasure.org","code":"kg"}}'
+    )
+    created = fhir.post("Observation", raw)
+    assert created.status_code == 201
+    assert '"value":72.50' in created.get_data(as_text=True)
+    oid = created.get_json()["id"]
+    assert '"value":72.50' in fhir.get(f"Observation/{oid}").get_data(as_text=True)
+    assert '"value":72.50' in fhir.get(f"Observation/{oid}/_history/1").get_data(as_text=True)
+    assert fhir.ids("Observation?value-quantity=72.5") == [oid]
