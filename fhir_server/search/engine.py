@@ -11,6 +11,7 @@ from fhir_server.resources import is_supported
 from fhir_server.search import compile as C
 from fhir_server.search import cursor as K
 from fhir_server.search.registry import RESULT_PARAMETERS, Registry, SearchParam
+from fhir_server.store.compartment import implied_compartment
 from fhir_server.store.repository import Store, Stored
 from smart_auth.context import AccessContext
 
@@ -85,6 +86,9 @@ class SearchEngine:
                 compiled = self._param(ctx, resource_type, name, raw, req)
                 if compiled is not None:
                     req.filters.append(compiled)
+        pk = implied_compartment(resource_type, params, self.settings.base_url)
+        if pk:
+            req.filters.append({"pk": pk})
         # The self link shows the parameters actually used (search.html#errors).
         req.link_params = [(n, v) for n, v in req.link_params if n not in req.unknown]
         if req.unknown and strict:

@@ -32,8 +32,10 @@ def patient_ref(reference: str, base_url: str) -> str | None:
     if reference.startswith(base_url + "/"):
         reference = reference[len(base_url) + 1 :]
     parts = reference.split("/")
+    if len(parts) == 4 and parts[2] == "_history":
+        parts = parts[:2]  # a versioned reference still names the Patient
     if len(parts) == 2 and parts[0] == "Patient" and parts[1]:
-        return reference
+        return "/".join(parts)
     return None
 
 
@@ -57,4 +59,38 @@ def compartment_key(resource: dict, registry: Registry, base_url: str) -> str | 
                 found = patient_ref(node["reference"], base_url)
                 if found:
                     return found
+    return None
+
+
+# Search parameters that, given one Patient, name the compartment itself: `pk` follows from them.
+COMPARTMENT_SEARCH = {
+    "AllergyIntolerance": ("patient",),
+    "Consent": ("patient",),
+    "DocumentReference": ("patient", "subject"),
+    "Immunization": ("patient",),
+    "List": ("patient", "subject"),
+    "Observation": ("patient", "subject"),
+    "RelatedPerson": ("patient",),
+}
+
+
+def implied_compartment(
+    resource_type: str, params: list[tuple[str, str]], base_url: str
+) -> str | None:
+    """The `pk` a search is confined to, when one of its parameters names a single Patient.
+
+    Adding `pk` to such a query changes no result (the parameter already implies it) but lets the
+    `pk`-led indexes serve it and, sharded, sends it to one shard.
+    """
+    if resource_type == "Patient":
+        ids = [v for n, v in params if n == "_id" and v and "," not in v]
+        return f"Patient/{ids[0]}" if ids else None
+    for name, value in params:
+        if name not in COMPARTMENT_SEARCH.get(resource_type, ()) or not value or "," in value:
+            continue
+        found = patient_ref(value, base_url)
+        if found is None and name == "patient" and "/" not in value:
+            found = f"Patient/{value}"
+        if found:
+            return found
     return None

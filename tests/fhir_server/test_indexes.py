@@ -98,3 +98,9 @@ def test_the_check_flags_an_unindexed_query():
     assert not served({"res.gender": "male"}, leading)
     assert not served({"$or": [{"tk": "a"}, {"res.gender": "male"}]}, leading)
     assert unserved([("Patient", {"res.birthDate": "1970"}, None)]) != []
+
+
+def test_a_patient_search_is_confined_to_the_patient_compartment(populated, queries):
+    populated.get("DocumentReference?patient=Patient/p1&type=11488-4")
+    searched = [q for c, q, _ in queries if c == "DocumentReference"]
+    assert searched and all("'pk': 'Patient/p1'" in repr(q) for q in searched)
