@@ -23,6 +23,7 @@ from fhir_server.store.binary import BlobStore
 from fhir_server.store.db import connect
 from fhir_server.store.repository import Store
 from fhir_server.transaction import BundleProcessor
+from smart_auth.enforcement import ScopeEnforcer
 
 log = logging.getLogger("carnet")
 
@@ -43,7 +44,8 @@ class Carnet:
 def build(settings: Settings, db=None, transactions: bool | None = None) -> Carnet:
     if db is None:
         db, transactions = connect(settings.mongodb_uri, settings.mongodb_db)
-    store = Store(db, Policy(), REGISTRY, settings.base_url, bool(transactions))
+    enforcer = ScopeEnforcer(lambda rtype, params: engine.compile_params(rtype, params))
+    store = Store(db, Policy(), REGISTRY, settings.base_url, bool(transactions), enforcer)
     store.ensure_indexes()
     engine = SearchEngine(store, REGISTRY, settings)
     blobs = BlobStore(db, settings.gridfs_threshold)

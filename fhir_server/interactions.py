@@ -79,20 +79,22 @@ class Interactions:
         self.profile_checks = profile_checks or []
 
     # -- helpers ----------------------------------------------------------------------------
-    def _check_type(self, resource_type: str) -> None:
+    def _check_type(self, ctx: AccessContext, resource_type: str, interaction: str) -> None:
+        """The type exists here and the token's scopes allow this interaction on it (else 403)."""
         if not resources.is_supported(resource_type):
             raise NotFound(
                 f"Resource type '{resource_type}' is not supported by this server",
                 code="not-supported",
             )
+        self.store.enforcer.require(ctx, resource_type, interaction)
 
-    def _check_writable(self, resource_type: str) -> None:
-        self._check_type(resource_type)
+    def _check_writable(self, ctx: AccessContext, resource_type: str, interaction: str) -> None:
         if resource_type in resources.READ_ONLY_TYPES:
             raise MethodNotAllowed(
                 f"{resource_type} is written by the server only; it cannot be changed through the API",
                 headers={"Allow": "GET, HEAD"},
             )
+        self._check_type(ctx, resource_type, interaction)
 
     def _check_id(self, id: str) -> None:
         if not resources.is_valid_id(id):
@@ -138,14 +140,14 @@ class Interactions:
         self, ctx: AccessContext, resource_type: str, id: str, summary=None, elements=None
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#read"""
-        self._check_type(resource_type)
+        self._check_type(ctx, resource_type, "read")
         stored = self.store.read(ctx, resource_type, id)
         body = summarize(self.resource_of(stored), summary, elements)
         return Reply(200, body, version_headers(stored, self.base_url))
 
     def vread(self, ctx: AccessContext, resource_type: str, id: str, vid: str) -> Reply:
         """https://hl7.org/fhir/R4/http.html#vread"""
-        self._check_type(resource_type)
+        self._check_type(ctx, resource_type, "vread")
         if not vid.isdigit():
             raise NotFound(f"{resource_type}/{id}/_history/{vid} is not known")
         stored = self.store.vread(ctx, resource_type, id, int(vid))
@@ -153,6 +155,7 @@ class Interactions:
 
     def binary_content(self, ctx: AccessContext, id: str) -> Reply:
         """The native content of a Binary (binary.html#rest), e.g. ITI-68 Retrieve Document."""
+        self._check_type(ctx, "Binary", "read")
         stored = self.store.read(ctx, "Binary", id)
         content = self.blobs.content(stored.doc) or b""
         headers = version_headers(stored, self.base_url)
@@ -173,7 +176,7 @@ class Interactions:
         assigned_id: str | None = None,
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#create, conditional create with If-None-Exist."""
-        self._check_writable(resource_type)
+        self._check_writable(ctx, resource_type, "create")
         validate(body, resource_type, self.profile_checks)
         if if_none_exist:
             found = self._conditional_matches(ctx, resource_type, if_none_exist, "If-None-Exist")
@@ -207,7 +210,7 @@ class Interactions:
         uow: UnitOfWork | None = None,
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#update (create through update allowed)."""
-        self._check_writable(resource_type)
+        self._check_writable(ctx, resource_type, "update")
         self._check_id(id)
         validate(body, resource_type, self.profile_checks)
         if body.get("id") != id:
@@ -237,7 +240,7 @@ class Interactions:
         uow=None,
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#cond-update"""
-        self._check_writable(resource_type)
+        self._check_writable(ctx, resource_type, "update")
         found = self._conditional_matches(ctx, resource_type, query, "update")
         if len(found) > 1:
             raise PreconditionFailed(
@@ -269,7 +272,7 @@ class Interactions:
         uow=None,
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#patch with JSON Patch (RFC 6902)."""
-        self._check_writable(resource_type)
+        self._check_writable(ctx, resource_type, "patch")
         current = self.store.read(ctx, resource_type, id, uow=uow)
         expected = parse_etag(if_match)
         if expected is not None and expected != current.vid:
@@ -329,7 +332,7 @@ class Interactions:
         prefer=None,
         uow=None,
     ) -> Reply:
-        self._check_writable(resource_type)
+        self._check_writable(ctx, resource_type, "patch")
         found = self._conditional_matches(ctx, resource_type, query, "patch")
         if len(found) > 1:
             raise PreconditionFailed(
@@ -349,7 +352,7 @@ class Interactions:
 
     def delete(self, ctx, resource_type: str, id: str, *, if_match=None, uow=None) -> Reply:
         """https://hl7.org/fhir/R4/http.html#delete - logical; deleting twice is not an error."""
-        self._check_writable(resource_type)
+        self._check_writable(ctx, resource_type, "delete")
         self._check_id(id)
         stored = self.store.delete(
             ctx, resource_type, id, expected_vid=parse_etag(if_match), uow=uow
@@ -360,7 +363,7 @@ class Interactions:
 
     def conditional_delete(self, ctx, resource_type: str, query: str, *, uow=None) -> Reply:
         """https://hl7.org/fhir/R4/http.html#3.1.0.7.1 - single match only (412 on several)."""
-        self._check_writable(resource_type)
+        self._check_writable(ctx, resource_type, "delete")
         found = self._conditional_matches(ctx, resource_type, query, "delete")
         if len(found) > 1:
             raise PreconditionFailed(
@@ -380,7 +383,7 @@ class Interactions:
         strict: bool = False,
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#search"""
-        self._check_type(resource_type)
+        self._check_type(ctx, resource_type, "search-type")
         req = self.engine.parse(ctx, resource_type, params, strict)
         result = self.engine.execute(ctx, req)
         from fhir_server.bundles import searchset
@@ -394,7 +397,7 @@ class Interactions:
         self, ctx: AccessContext, resource_type: str, id: str | None, params: list[tuple[str, str]]
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#history (instance and type)."""
-        self._check_type(resource_type)
+        self._check_type(ctx, resource_type, "history-type" if id is None else "history-instance")
         from fhir_server.bundles import history_bundle, history_params
 
         since, before, count = history_params(params, self.engine.settings)

@@ -6,18 +6,29 @@ consent policy (ARCHITECTURE.md); nothing reads it from a global.
 
 from dataclasses import dataclass, field
 
+from smart_auth.scopes import ScopeSet
+
+ACTOR_KINDS = ("patient", "practitioner", "system", "operator")
+
 
 @dataclass(frozen=True)
 class AccessContext:
-    """An authenticated caller. `actor_kind` is patient, practitioner, system or operator."""
+    """An authenticated caller.
+
+    actor_kind: patient, practitioner (a person through an app), system (a backend client) or
+    operator (the server's own start-up and CLI tasks). actor_ref: the fhirUser or Device/<client>.
+    patient: the patient in context ("Patient/<id>"), from the launch or the patient's own login.
+    purpose_of_use: a TRE_R248 access mode (normal, bris_de_glace, centre_15).
+    """
 
     actor_kind: str
     actor_ref: str | None = None
     patient: str | None = None
-    scopes: frozenset[str] = field(default_factory=frozenset)
+    scopes: ScopeSet = field(default_factory=lambda: ScopeSet.parse(""))
     client_id: str | None = None
     labelled: bool = False
     purpose_of_use: str = "normal"
+    purpose_reason: str | None = None
     token_id: str | None = None
 
     @property
@@ -26,7 +37,26 @@ class AccessContext:
 
 
 def operator_context(name: str = "operator") -> AccessContext:
-    """The server's own context, for start-up tasks (demo data, CLI loads): full access, audited."""
+    """The server's own context, for start-up tasks (demo data, CLI loads): full access."""
     return AccessContext(
-        actor_kind="operator", actor_ref=f"Device/{name}", scopes=frozenset({"system/*.*"})
+        actor_kind="operator",
+        actor_ref=f"Device/{name}",
+        scopes=ScopeSet.parse("system/*.cruds"),
+        client_id=name,
+    )
+
+
+def from_claims(claims: dict) -> AccessContext:
+    """The context an access token's claims describe (smart_auth.tokens)."""
+    actor = claims.get("actor", "system")
+    return AccessContext(
+        actor_kind=actor if actor in ACTOR_KINDS and actor != "operator" else "system",
+        actor_ref=claims.get("fhirUser") or f"Device/{claims.get('client_id')}",
+        patient=claims.get("patient"),
+        scopes=ScopeSet.parse(claims.get("scope", "")),
+        client_id=claims.get("client_id"),
+        labelled=bool(claims.get("labelled")),
+        purpose_of_use=claims.get("purpose_of_use", "normal"),
+        purpose_reason=claims.get("purpose_reason"),
+        token_id=claims.get("jti"),
     )

@@ -98,6 +98,20 @@ class SearchEngine:
             )
         return req
 
+    def compile_params(self, resource_type: str, params: tuple[tuple[str, str], ...]) -> dict:
+        """A granular scope's parameters as a predicate (smart_auth.enforcement): plain
+        parameters only, no chains or _has, so compiling needs no query of its own."""
+        req = SearchRequest(resource_type)
+        for name, raw in params:
+            if "." in name or name.startswith("_has") or name.split(":")[0] in RESULT_PARAMETERS:
+                raise BadRequest(f"A scope's search cannot use '{name}'", expression=[name])
+            compiled = self._param(None, resource_type, name, raw, req)
+            if compiled is not None:
+                req.filters.append(compiled)
+        if req.unknown:
+            raise BadRequest(f"Unknown search parameter(s) in scope: {', '.join(req.unknown)}")
+        return req.query()
+
     def _int(self, name: str, raw: str) -> int:
         if not raw.isdigit():
             raise BadRequest(

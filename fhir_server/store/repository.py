@@ -27,6 +27,7 @@ from fhir_server.store import indexes
 from fhir_server.store.compartment import compartment_key
 from fhir_server.store.unit_of_work import UnitOfWork, unit_of_work
 from smart_auth.context import AccessContext
+from smart_auth.enforcement import ScopeEnforcer
 
 
 def new_id() -> str:
@@ -86,9 +87,18 @@ QueryObserver = Callable[[str, dict, list | None], None]
 
 
 class Store:
-    def __init__(self, db, policy: Policy, registry: Registry, base_url: str, transactions: bool):
+    def __init__(
+        self,
+        db,
+        policy: Policy,
+        registry: Registry,
+        base_url: str,
+        transactions: bool,
+        enforcer: ScopeEnforcer,
+    ):
         self.db = db
         self.policy = policy
+        self.enforcer = enforcer
         self.registry = registry
         self.base_url = base_url
         self.transactions = transactions
@@ -117,12 +127,19 @@ class Store:
             observer(collection, query, sort)
 
     def _policy_filter(self, ctx: AccessContext, resource_type: str, query: dict) -> dict:
-        predicate = self.policy.read_rule(ctx, resource_type).predicate
-        if not predicate:
-            return query
-        if not query:
-            return predicate
-        return {"$and": [query, predicate]}
+        # Who may read what (consent) AND what the token's scopes let this app read (SMART).
+        parts = [
+            p
+            for p in (
+                query,
+                self.policy.read_rule(ctx, resource_type).predicate,
+                self.enforcer.read_predicate(ctx, resource_type),
+            )
+            if p
+        ]
+        if not parts:
+            return {}
+        return parts[0] if len(parts) == 1 else {"$and": parts}
 
     def find(
         self,
@@ -278,6 +295,9 @@ class Store:
             vid = (current["vid"] if current else self._latest_vid(resource_type, id, tx)) + 1
             moment = now()
             resource, values, pk = self._documents(copy.deepcopy(resource), vid, moment)
+            self.enforcer.check_write(
+                ctx, resource_type, pk, "create" if current is None else "update"
+            )
             rule = self.policy.check_write(ctx, resource_type, pk)
             acl = access_fields(resource)
             extra: dict = {}
@@ -325,6 +345,7 @@ class Store:
                     f"Version conflict on {resource_type}/{id}: If-Match asked for version "
                     f"{expected_vid}, the current version is {current['vid']}"
                 )
+            self.enforcer.check_write(ctx, resource_type, current["pk"], "delete")
             self.policy.check_write(ctx, resource_type, current["pk"])
             moment = now()
             tomb = {

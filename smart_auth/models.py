@@ -1,0 +1,169 @@
+"""The authorization server's own records (mongoengine): accounts, clients, codes, keys, revocations.
+
+Fixed-shape data that is not FHIR. Secrets (passwords, client secrets, codes, refresh tokens) are
+stored only as hashes.
+"""
+
+from datetime import UTC, datetime
+
+import mongoengine as me
+
+ALIAS = "carnet-auth"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Base(me.Document):
+    meta = {"abstract": True, "db_alias": ALIAS}
+
+
+class Account(_Base):
+    """A person who logs in: a Patient or a Practitioner (fhir_user), with their second factor."""
+
+    username = me.StringField(required=True, unique=True)
+    password_hash = me.StringField(required=True)
+    fhir_user = me.StringField(required=True)  # "Patient/<id>" or "Practitioner/<id>"
+    otp_channel = me.StringField(choices=("email", "sms"), default="email")
+    otp_address = me.StringField(required=True)  # where one-time codes are sent
+    failed_logins = me.IntField(default=0)
+    locked_until = me.DateTimeField()
+    created = me.DateTimeField(default=utcnow)
+    meta = {"collection": "auth_accounts"}
+
+
+class OAuthClient(_Base):
+    """A registered application (RFC 7591 metadata plus `labelled`)."""
+
+    client_id = me.StringField(required=True, unique=True)
+    client_secret_hash = me.StringField()
+    client_name = me.StringField(required=True)
+    redirect_uris = me.ListField(me.StringField())
+    grant_types = me.ListField(me.StringField())
+    response_types = me.ListField(me.StringField())
+    scope = me.StringField(default="")
+    token_endpoint_auth_method = me.StringField(default="none")
+    jwks = me.DictField()
+    jwks_uri = me.StringField()
+    labelled = me.BooleanField(default=False)
+    created = me.DateTimeField(default=utcnow)
+    meta = {"collection": "auth_clients"}
+
+
+class LoginChallenge(_Base):
+    """A login in progress: password checked, one-time code sent, waiting for the code."""
+
+    challenge_id = me.StringField(required=True, unique=True)
+    username = me.StringField(required=True)
+    code_hash = me.StringField(required=True)
+    expires_at = me.DateTimeField(required=True)
+    attempts = me.IntField(default=0)
+    used = me.BooleanField(default=False)
+    meta = {
+        "collection": "auth_login_challenges",
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
+    }
+
+
+class AuthorizationCode(_Base):
+    code_hash = me.StringField(required=True, unique=True)
+    client_id = me.StringField(required=True)
+    redirect_uri = me.StringField(required=True)
+    scope = me.StringField(default="")
+    fhir_user = me.StringField(required=True)
+    patient = me.StringField()
+    code_challenge = me.StringField()
+    code_challenge_method = me.StringField()
+    nonce = me.StringField()
+    auth_time = me.IntField()
+    purpose_of_use = me.StringField(default="normal")
+    purpose_reason = me.StringField()
+    expires_at = me.DateTimeField(required=True)
+    used = me.BooleanField(default=False)
+    meta = {
+        "collection": "auth_codes",
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 3600}],
+    }
+
+
+class RefreshToken(_Base):
+    token_hash = me.StringField(required=True, unique=True)
+    client_id = me.StringField(required=True)
+    fhir_user = me.StringField()
+    scope = me.StringField(default="")
+    patient = me.StringField()
+    expires_at = me.DateTimeField(required=True)
+    revoked = me.BooleanField(default=False)
+    meta = {
+        "collection": "auth_refresh_tokens",
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
+    }
+
+
+class RevokedToken(_Base):
+    """A revoked access token, kept until it would have expired anyway."""
+
+    jti = me.StringField(required=True, unique=True)
+    expires_at = me.DateTimeField(required=True)
+    meta = {
+        "collection": "auth_revoked",
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
+    }
+
+
+class UsedAssertion(_Base):
+    """A client assertion's jti, never accepted twice (SMART Backend Services)."""
+
+    jti = me.StringField(required=True, unique=True)
+    client_id = me.StringField(required=True)
+    expires_at = me.DateTimeField(required=True)
+    meta = {
+        "collection": "auth_used_assertions",
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
+    }
+
+
+class LaunchContext(_Base):
+    """An EHR launch registered by professional software: the opaque `launch` names a patient."""
+
+    launch_id = me.StringField(required=True, unique=True)
+    client_id = me.StringField(required=True)
+    patient = me.StringField(required=True)
+    expires_at = me.DateTimeField(required=True)
+    meta = {
+        "collection": "auth_launches",
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
+    }
+
+
+class AppGrant(_Base):
+    """An app a patient (or professional) authorized; listed and revocable by them."""
+
+    fhir_user = me.StringField(required=True)
+    client_id = me.StringField(required=True)
+    scope = me.StringField(default="")
+    granted_at = me.DateTimeField(default=utcnow)
+    revoked_at = me.DateTimeField()
+    meta = {"collection": "auth_app_grants", "indexes": [("fhir_user", "client_id")]}
+
+
+class SigningKey(_Base):
+    """The server's token-signing keys; retired keys stay published until their tokens expire."""
+
+    kid = me.StringField(required=True, unique=True)
+    private_jwk = me.DictField(required=True)
+    created = me.DateTimeField(default=utcnow)
+    retired_at = me.DateTimeField()
+    meta = {"collection": "auth_signing_keys"}
+
+
+def connect(uri: str | None, db_name: str) -> None:
+    """(Re)bind the models to this process's database: MONGODB_URI, else an embedded store."""
+    me.disconnect(ALIAS)
+    if uri:
+        me.connect(db=db_name, host=uri, alias=ALIAS, tz_aware=True, uuidRepresentation="standard")
+    else:
+        import mongomock
+
+        me.connect(db=db_name, alias=ALIAS, mongo_client_class=mongomock.MongoClient, tz_aware=True)

@@ -1,0 +1,93 @@
+"""Access tokens: signed JWTs (RFC 9068 profile) carrying the SMART context, and their checks.
+
+Claims: iss, aud (the FHIR base), sub, client_id, scope, iat, exp, jti, plus Carnet's context:
+`actor` (patient | practitioner | system), `fhirUser`, `patient`, `labelled`, `purpose_of_use`
+(TRE_R248 code) and `purpose_reason`. Verification checks signature, issuer, audience, expiry
+and the revocation list (RevokedToken), so app servers keep no session state.
+"""
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from smart_auth.keys import ALGORITHM, KeyRing
+from smart_auth.models import RevokedToken
+
+
+class InvalidToken(Exception):
+    """Missing, malformed, forged, expired, wrongly addressed or revoked: 401."""
+
+
+@dataclass(frozen=True)
+class TokenService:
+    keys: KeyRing
+    issuer: str
+    audience: str
+    lifetime: int
+
+    def issue(
+        self,
+        *,
+        client_id: str,
+        scope: str,
+        actor: str,
+        subject: str,
+        fhir_user: str | None = None,
+        patient: str | None = None,
+        labelled: bool = False,
+        purpose_of_use: str = "normal",
+        purpose_reason: str | None = None,
+        lifetime: int | None = None,
+    ) -> tuple[str, dict]:
+        """Return (the signed token, its claims)."""
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "client_id": client_id,
+            "scope": scope,
+            "iat": now,
+            "exp": now + (lifetime or self.lifetime),
+            "jti": secrets.token_urlsafe(18),
+            "actor": actor,
+            "labelled": labelled,
+            "purpose_of_use": purpose_of_use,
+        }
+        if fhir_user:
+            claims["fhirUser"] = fhir_user
+        if patient:
+            claims["patient"] = patient
+        if purpose_reason:
+            claims["purpose_reason"] = purpose_reason
+        key = self.keys.current()
+        token = jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}, claims, key)
+        return token, claims
+
+    def verify(self, token: str) -> dict:
+        try:
+            decoded = jwt.decode(token, self.keys.verification_keys(), algorithms=[ALGORITHM])
+            registry = jwt.JWTClaimsRegistry(
+                leeway=5,
+                iss={"essential": True, "value": self.issuer},
+                aud={"essential": True, "value": self.audience},
+                exp={"essential": True},
+                jti={"essential": True},
+            )
+            registry.validate(decoded.claims)
+        except (JoseError, ValueError) as exc:
+            raise InvalidToken(
+                str(getattr(exc, "description", None) or exc.__class__.__name__)
+            ) from exc
+        claims = decoded.claims
+        if RevokedToken.objects(jti=claims["jti"]).first() is not None:
+            raise InvalidToken("the token was revoked")
+        return claims
+
+    def revoke(self, claims: dict) -> None:
+        expires = datetime.fromtimestamp(claims["exp"], UTC)
+        RevokedToken.objects(jti=claims["jti"]).upsert_one(set__expires_at=expires)
