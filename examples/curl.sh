@@ -4,6 +4,8 @@
 #   fhir-server serve --demo            # in another terminal (http://127.0.0.1:8080/fhir)
 #   examples/curl.sh                    # or: BASE=http://host:port/fhir examples/curl.sh
 #
+# Requests carry "Authorization: Bearer $TOKEN" when TOKEN is set (a backend system client's
+# token with scope system/*.cruds):   TOKEN=eyJ... examples/curl.sh
 # Needs curl only (jq, when installed, pretty-prints the answers). Each step prints the request,
 # the HTTP status and the interesting part of the answer; the script stops at the first failure.
 # It creates its own resources, so it can be run again and again against the same server.
@@ -12,6 +14,8 @@ set -euo pipefail
 BASE="${BASE:-http://127.0.0.1:8080/fhir}"
 CT="Content-Type: application/fhir+json"
 ACCEPT="Accept: application/fhir+json"
+AUTH=()
+if [[ -n "${TOKEN:-}" ]]; then AUTH=(-H "Authorization: Bearer $TOKEN"); fi
 HDR=$(mktemp)
 BODY=$(mktemp)
 trap 'rm -f "$HDR" "$BODY"' EXIT
@@ -24,7 +28,7 @@ call() {
   shift 3
   echo "== $method $url"
   local status
-  status=$(curl -sS -o "$BODY" -D "$HDR" -w '%{http_code}' -X "$method" -H "$ACCEPT" "$@" "$BASE${url:+/$url}")
+  status=$(curl -sS -o "$BODY" -D "$HDR" -w '%{http_code}' -X "$method" -H "$ACCEPT" ${AUTH[@]+"${AUTH[@]}"} "$@" "$BASE${url:+/$url}")
   echo "-> HTTP $status"
   if [[ "$status" != "$expected" ]]; then
     echo "expected HTTP $expected" >&2
@@ -57,7 +61,7 @@ pretty '[.entry[]?.resource | {id, date, labels: [.securityLabel[]?.coding[0].co
 
 echo "### fetch a document's content (ITI-68): the Binary's native bytes"
 echo "== GET Binary/demo-alice-doc-05-content (Accept: */*)"
-curl -sS -H "Accept: */*" "$BASE/Binary/demo-alice-doc-05-content"
+curl -sS -H "Accept: */*" ${AUTH[@]+"${AUTH[@]}"} "$BASE/Binary/demo-alice-doc-05-content"
 echo
 
 echo "### create"

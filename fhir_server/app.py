@@ -24,6 +24,7 @@ from fhir_server.store.db import connect
 from fhir_server.store.repository import Store
 from fhir_server.transaction import BundleProcessor
 from smart_auth.enforcement import ScopeEnforcer
+from smart_auth.services import AuthServices
 
 log = logging.getLogger("carnet")
 
@@ -36,6 +37,7 @@ class Carnet:
     store: Store
     interactions: Interactions
     bundles: BundleProcessor
+    auth: AuthServices
 
     def capabilities(self) -> Reply:
         return Reply(200, capability_statement(REGISTRY, self.settings.base_url))
@@ -50,9 +52,10 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
     engine = SearchEngine(store, REGISTRY, settings)
     blobs = BlobStore(db, settings.gridfs_threshold)
     interactions = Interactions(store, engine, blobs, settings.base_url)
-    return Carnet(
-        settings, store, interactions, BundleProcessor(interactions, settings.max_bundle_entries)
-    )
+    auth = AuthServices.build(settings)
+    auth = AuthServices.build(settings)
+    bundles = BundleProcessor(interactions, settings.max_bundle_entries)
+    return Carnet(settings, store, interactions, bundles, auth)
 
 
 def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -> Flask:

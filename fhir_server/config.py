@@ -20,7 +20,21 @@ class Settings:
     max_bundle_entries: int = 1000
     max_chain_ids: int = 1000
     include_limit: int = 1000
+    # Authorization (smart_auth)
+    token_lifetime: int = 900
+    refresh_lifetime: int = 30 * 24 * 3600
+    admin_token: str | None = None
+    outbox: str = "outbox.jsonl"
+    otp_lifetime: int = 15 * 60
+    login_max_failures: int = 5
+    lockout_seconds: int = 15 * 60
+    secret_key: str | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def public_root(self) -> str:
+        """The server's public root URL (the FHIR base without its /fhir): the token issuer."""
+        return self.base_url[: -len("/fhir")] if self.base_url.endswith("/fhir") else self.base_url
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -35,6 +49,11 @@ class Settings:
             max_body_bytes=_int("FHIR_SERVER_MAX_BODY_BYTES", 20 * 1024 * 1024),
             gridfs_threshold=_int("FHIR_SERVER_GRIDFS_THRESHOLD", 256 * 1024),
             max_bundle_entries=_int("FHIR_SERVER_MAX_BUNDLE_ENTRIES", 1000),
+            token_lifetime=_int("FHIR_SERVER_TOKEN_LIFETIME", 900),
+            refresh_lifetime=_int("FHIR_SERVER_REFRESH_LIFETIME", 30 * 24 * 3600),
+            admin_token=os.environ.get("FHIR_SERVER_ADMIN_TOKEN") or None,
+            outbox=os.environ.get("FHIR_SERVER_OUTBOX", "outbox.jsonl"),
+            secret_key=os.environ.get("FHIR_SERVER_SECRET_KEY") or None,
         )
         values.update(overrides)
         return cls(**values)

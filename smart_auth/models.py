@@ -166,4 +166,10 @@ def connect(uri: str | None, db_name: str) -> None:
     else:
         import mongomock
 
-        me.connect(db=db_name, alias=ALIAS, mongo_client_class=mongomock.MongoClient, tz_aware=True)
+        me.connect(
+            db=db_name,
+            alias=ALIAS,
+            mongo_client_class=mongomock.MongoClient,
+            tz_aware=True,
+            uuidRepresentation="standard",
+        )

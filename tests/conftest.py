@@ -47,15 +47,18 @@ def app(settings, carnet):
 
 
 class FhirClient:
-    """A thin FHIR client over Flask's test client: JSON in, (status, body, headers) out."""
+    """A thin FHIR client over Flask's test client, sending its bearer token on every request."""
 
-    def __init__(self, client):
+    def __init__(self, client, token: str | None = None):
         self.http = client
+        self.token = token
 
     def _send(self, method, url, body=None, headers=None, content_type=FHIR_JSON):
         import json
 
         headers = dict(headers or {})
+        if self.token and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.token}"
         data = None
         if body is not None:
             data = body if isinstance(body, (bytes, str)) else json.dumps(body)
@@ -103,9 +106,36 @@ class FhirClient:
         ]
 
 
+def issue_token(carnet, scope: str, actor: str = "system", **claims) -> str:
+    """An access token as the authorization server would issue it."""
+    subject = claims.pop("subject", claims.get("fhir_user") or "test-client")
+    token, _ = carnet.auth.tokens.issue(
+        client_id=claims.pop("client_id", "test-client"),
+        scope=scope,
+        actor=actor,
+        subject=subject,
+        **claims,
+    )
+    return token
+
+
 @pytest.fixture
-def fhir(app):
-    return FhirClient(app.test_client())
+def system_token(carnet):
+    """A backend system client's token with every permission on every type."""
+    return issue_token(carnet, "system/*.cruds")
+
+
+@pytest.fixture
+def fhir(app, system_token):
+    return FhirClient(app.test_client(), system_token)
+
+
+@pytest.fixture
+def client_for(app, carnet):
+    """A FhirClient holding a token with the given scopes and context."""
+    return lambda scope, actor="system", **claims: FhirClient(
+        app.test_client(), issue_token(carnet, scope, actor, **claims)
+    )
 
 
 def store_snapshot(carnet) -> dict:

@@ -21,7 +21,7 @@ def _services() -> Interactions:
 
 
 def _ctx():
-    return context_from_headers(request.headers)
+    return context_from_headers(request.headers, current_app.extensions["carnet"].auth.tokens)
 
 
 def _params() -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ import pytest
 from fhir_server.app import build, create_app
 from fhir_server.config import Settings
 from fhir_server.store.indexes import current_name
-from tests.conftest import BASE, FhirClient, assert_outcome, store_snapshot
+from tests.conftest import BASE, FhirClient, assert_outcome, issue_token, store_snapshot
 
 SMALL = b"%PDF-1.4 small"
 LARGE = bytes(range(256)) * 40  # 10 kB, well over the 1 kB threshold below
@@ -17,7 +17,9 @@ LARGE = bytes(range(256)) * 40  # 10 kB, well over the 1 kB threshold below
 def small_threshold():
     settings = Settings.from_env(base_url=BASE, gridfs_threshold=1024)
     carnet = build(settings)
-    return FhirClient(create_app(settings, carnet).test_client()), carnet
+    return FhirClient(
+        create_app(settings, carnet).test_client(), issue_token(carnet, "system/*.cruds")
+    ), carnet
 
 
 def binary(content: bytes, content_type="application/pdf") -> dict:

@@ -4,7 +4,7 @@ import pytest
 
 from fhir_server.app import build, create_app
 from fhir_server.config import Settings
-from tests.conftest import BASE, FhirClient, assert_outcome
+from tests.conftest import BASE, FhirClient, assert_outcome, issue_token
 
 PATIENT = {"resourceType": "Patient", "name": [{"family": "Roux"}]}
 
@@ -109,7 +109,9 @@ def test_version_conflict_is_412(fhir, snapshot, seeded):
 def test_too_large_is_413(snapshot):
     settings = Settings.from_env(base_url=BASE, max_body_bytes=200)
     carnet = build(settings)
-    small = FhirClient(create_app(settings, carnet).test_client())
+    small = FhirClient(
+        create_app(settings, carnet).test_client(), issue_token(carnet, "system/*.cruds")
+    )
     assert small.post("Patient", PATIENT).status_code == 201
     large = {**PATIENT, "name": [{"family": "x" * 400}]}
     names = sorted(carnet.store.db.list_collection_names())

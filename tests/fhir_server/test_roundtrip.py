@@ -95,20 +95,17 @@ def test_update_keeps_content(fhir, carnet, path):
     assert comparable(body) == comparable(original)
 
 
-def test_decimal_precision_is_kept_as_json_numbers(fhir):
-    """R4 decimals keep their precision (json.html#primitive): 72.50 must not read back as 72.5.
-
-    The server parses bodies with Python's json (floats), so trailing zeros are lost; this records
-    the current behaviour: the numeric value is preserved, the lexical precision is not.
-    """
+def test_decimal_precision_is_kept(fhir):
+    """R4 decimals keep their precision (json.html#primitive): 72.50 must not read back as 72.5."""
     raw = (EXAMPLES / "Observation.json").read_text(encoding="utf-8")
-    assert '"value": 72.50' in raw
+    assert '"value": 72.50' in raw and '"value": 55.0' in raw
     response = fhir.post("Observation", raw)
     assert response.status_code == 201, response.get_data(as_text=True)
     text = fhir.get(f"Observation/{response.get_json()['id']}").get_data(as_text=True)
-    assert json.loads(text)["valueQuantity"]["value"] == 72.5
-    if "72.50" not in text:
-        pytest.xfail("decimal precision lost: 72.50 is returned as 72.5 (json float parsing)")
+    assert "72.50" in text and "55.0" in text and "80.25" in text
+    raw_immunization = (EXAMPLES / "Immunization.json").read_text(encoding="utf-8")
+    created = fhir.post("Immunization", raw_immunization).get_data(as_text=True)
+    assert '"value": 0.50' in raw_immunization and "0.50" in created
 
 
 def test_binary_native_read_returns_the_bytes(fhir):
