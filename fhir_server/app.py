@@ -23,6 +23,9 @@ from fhir_server.store.binary import BlobStore
 from fhir_server.store.db import connect
 from fhir_server.store.repository import Store
 from fhir_server.transaction import BundleProcessor
+from smart_auth import endpoints as smart_auth_endpoints
+from smart_auth import login
+from smart_auth.discovery import capability_security
 from smart_auth.enforcement import ScopeEnforcer
 from smart_auth.services import AuthServices
 
@@ -40,7 +43,8 @@ class Carnet:
     auth: AuthServices
 
     def capabilities(self) -> Reply:
-        return Reply(200, capability_statement(REGISTRY, self.settings.base_url))
+        security = capability_security(self.settings.public_root)
+        return Reply(200, capability_statement(REGISTRY, self.settings.base_url, security))
 
 
 def build(settings: Settings, db=None, transactions: bool | None = None) -> Carnet:
@@ -73,6 +77,8 @@ def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -
     app.extensions["carnet"] = carnet or build(settings)
     api = Api(app)
     api.register_blueprint(blp)
+    login.init_app(app)  # sign-in, one-time code, consent and account pages under /auth
+    app.register_blueprint(smart_auth_endpoints.blueprint)
     _register_errors(app)
 
     @app.get("/")

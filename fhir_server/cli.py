@@ -3,9 +3,11 @@
 fhir-server serve [--host H] [--port P] [--workers N] [--dev] [--demo]
 fhir-server create-indexes
 fhir-server load FILE...        (JSON resources or Bundles, NDJSON one resource a line)
+fhir-server create-account --username U --password-stdin --fhir-user Patient/x --otp-email A
 """
 
 import argparse
+import getpass
 import logging
 import sys
 from pathlib import Path
@@ -82,20 +84,68 @@ def _serve(args) -> int:
     return _gunicorn(lambda: create_app(settings), args)
 
 
+def _create_account(args) -> int:
+    """Create a login account; the password comes from stdin (or a prompt), never from argv."""
+    from smart_auth import models
+    from smart_auth.accounts import AccountError, create_account
+
+    settings = Settings.from_env()
+    if settings.mongodb_uri is None:
+        print(
+            "warning: no MONGODB_URI, so this account lives only in this command's embedded "
+            "store; use the admin endpoint POST /auth/admin/accounts on a running server.",
+            file=sys.stderr,
+        )
+    password = (
+        sys.stdin.readline().rstrip("\r\n")
+        if args.password_stdin
+        else getpass.getpass("Password: ")
+    )
+    models.connect(settings.mongodb_uri, settings.mongodb_db)
+    channel, address = ("sms", args.otp_sms) if args.otp_sms else ("email", args.otp_email)
+    try:
+        account = create_account(args.username, password, args.fhir_user, channel, address)
+    except AccountError as error:
+        print(f"Account not created: {error}", file=sys.stderr)
+        return 1
+    print(f"Account '{account.username}' created for {account.fhir_user} (codes by {channel}).")
+    return 0
+
+
 def _gunicorn(factory, args) -> int:
     from gunicorn.app.base import BaseApplication
+
+    from smart_auth.request_log import GUNICORN_ACCESS_FORMAT
 
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", args.workers)
             self.cfg.set("accesslog", "-")
+            # Paths without query strings: codes and states never reach the access log.
+            self.cfg.set("access_log_format", GUNICORN_ACCESS_FORMAT)
 
         def load(self):
             return factory()
 
     Server().run()
     return 0
+
+
+def _add_create_account(sub) -> None:
+    account = sub.add_parser(
+        "create-account", help="create a login account for a Patient or a Practitioner"
+    )
+    account.add_argument("--username", required=True)
+    account.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (else prompt for it)",
+    )
+    account.add_argument("--fhir-user", required=True, help="Patient/<id> or Practitioner/<id>")
+    channel = account.add_mutually_exclusive_group(required=True)
+    channel.add_argument("--otp-email", metavar="ADDRESS", help="send one-time codes by e-mail")
+    channel.add_argument("--otp-sms", metavar="PHONE", help="send one-time codes by text message")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,9 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("create-indexes", help="create the indexes the server declares")
     load = sub.add_parser("load", help="load resources (JSON, Bundles, NDJSON) into the store")
     load.add_argument("files", nargs="+", type=Path)
+    _add_create_account(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "create-account":
+        return _create_account(args)
     from fhir_server.app import build
 
     carnet = build(Settings.from_env())

@@ -128,12 +128,21 @@ class Interactions:
             return None
         return self.blobs.offload
 
-    def _conditional_matches(self, ctx, resource_type: str, query: str, what: str) -> list[dict]:
+    def conditional_match(self, ctx, resource_type: str, query: str, what: str) -> dict | None:
+        """The one resource a conditional operation's search names, None if none; 412 if several.
+
+        https://hl7.org/fhir/R4/http.html#cond-update - the search sees what `ctx` may see.
+        """
         params = parse_query_string(query)
         if not params:
             raise BadRequest(f"A conditional {what} needs search parameters", expression=[what])
         req = self.engine.parse(ctx, resource_type, params, strict=True)
-        return self.store.find(ctx, resource_type, req.query(), sort=[("_id", 1)], limit=2)
+        found = self.store.find(ctx, resource_type, req.query(), sort=[("_id", 1)], limit=2)
+        if len(found) > 1:
+            raise PreconditionFailed(
+                f"The {what} search '{query}' matches several {resource_type} resources"
+            )
+        return found[0] if found else None
 
     # -- read -------------------------------------------------------------------------------
     def read(
@@ -179,11 +188,9 @@ class Interactions:
         self._check_writable(ctx, resource_type, "create")
         validate(body, resource_type, self.profile_checks)
         if if_none_exist:
-            found = self._conditional_matches(ctx, resource_type, if_none_exist, "If-None-Exist")
-            if len(found) > 1:
-                raise PreconditionFailed(f"If-None-Exist matches several {resource_type} resources")
+            found = self.conditional_match(ctx, resource_type, if_none_exist, "If-None-Exist")
             if found:
-                stored = self.store._stored_current(resource_type, found[0])
+                stored = self.store._stored_current(resource_type, found)
                 reply = self._written(stored, False, prefer)
                 reply.headers.pop("Location", None)
                 return reply
@@ -241,16 +248,12 @@ class Interactions:
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#cond-update"""
         self._check_writable(ctx, resource_type, "update")
-        found = self._conditional_matches(ctx, resource_type, query, "update")
-        if len(found) > 1:
-            raise PreconditionFailed(
-                f"The conditional update matches several {resource_type} resources"
-            )
+        found = self.conditional_match(ctx, resource_type, query, "conditional update")
         if not found:
             if body.get("id"):
                 return self.update(ctx, resource_type, body["id"], body, prefer=prefer, uow=uow)
             return self.create(ctx, resource_type, body, prefer=prefer, uow=uow)
-        id = found[0]["_id"]
+        id = found["_id"]
         if body.get("id") not in (None, id):
             raise BadRequest(
                 f"The resource's id ({body['id']!r}) differs from the matched resource ('{id}')",
@@ -333,17 +336,13 @@ class Interactions:
         uow=None,
     ) -> Reply:
         self._check_writable(ctx, resource_type, "patch")
-        found = self._conditional_matches(ctx, resource_type, query, "patch")
-        if len(found) > 1:
-            raise PreconditionFailed(
-                f"The conditional patch matches several {resource_type} resources"
-            )
+        found = self.conditional_match(ctx, resource_type, query, "conditional patch")
         if not found:
             raise NotFound(f"The conditional patch matches no {resource_type}")
         return self.patch(
             ctx,
             resource_type,
-            found[0]["_id"],
+            found["_id"],
             operations,
             if_match=if_match,
             prefer=prefer,
@@ -364,14 +363,10 @@ class Interactions:
     def conditional_delete(self, ctx, resource_type: str, query: str, *, uow=None) -> Reply:
         """https://hl7.org/fhir/R4/http.html#3.1.0.7.1 - single match only (412 on several)."""
         self._check_writable(ctx, resource_type, "delete")
-        found = self._conditional_matches(ctx, resource_type, query, "delete")
-        if len(found) > 1:
-            raise PreconditionFailed(
-                f"The conditional delete matches several {resource_type} resources"
-            )
+        found = self.conditional_match(ctx, resource_type, query, "conditional delete")
         if not found:
             return Reply(204)
-        return self.delete(ctx, resource_type, found[0]["_id"], uow=uow)
+        return self.delete(ctx, resource_type, found["_id"], uow=uow)
 
     # -- search and history -------------------------------------------------------------------
     def search(

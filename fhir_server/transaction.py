@@ -311,16 +311,9 @@ class BundleProcessor:
             # the id the resource will be created with when nothing matches.
             for e in entries:
                 if e.method == "PUT" and len(e.parts) == 1 and e.query and e.full_url:
-                    found = self.interactions._conditional_matches(
-                        ctx, e.resource_type, e.query, "update"
-                    )
-                    if len(found) > 1:
-                        raise PreconditionFailed(
-                            f"{e.where}: the conditional update matches several resources",
-                            expression=[f"{e.where}.request.url"],
-                        )
+                    found = self._match(ctx, e, e.resource_type, e.query, "conditional update")
                     if found:
-                        target = found[0]["_id"]
+                        target = found["_id"]
                     else:
                         target = e.resource.get("id") or new_id()
                         preset[e.index] = target
@@ -328,15 +321,11 @@ class BundleProcessor:
             # Conditional creates that find their match point references at the existing resource.
             for e in entries:
                 if e.index in assigned and e.request.get("ifNoneExist"):
-                    found = self.interactions._conditional_matches(
-                        ctx, e.resource_type, e.request["ifNoneExist"], "ifNoneExist"
+                    found = self._match(
+                        ctx, e, e.resource_type, e.request["ifNoneExist"], "ifNoneExist"
                     )
-                    if len(found) > 1:
-                        raise PreconditionFailed(
-                            f"{e.where}: ifNoneExist matches several resources"
-                        )
                     if found and e.full_url:
-                        mapping[e.full_url] = f"{e.resource_type}/{found[0]['_id']}"
+                        mapping[e.full_url] = f"{e.resource_type}/{found['_id']}"
             resources = {
                 e.index: self._resolve(ctx, e, mapping)
                 for e in entries
@@ -364,6 +353,16 @@ class BundleProcessor:
         out = [results[e.index] for e in entries]
         return Reply(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": out})
 
+    def _match(self, ctx, entry: Entry, resource_type: str, query: str, what: str) -> dict | None:
+        """conditional_match, its errors naming the entry."""
+        try:
+            return self.interactions.conditional_match(ctx, resource_type, query, what)
+        except FhirError as error:
+            for issue in error.issues:
+                issue.diagnostics = f"{entry.where}: {issue.diagnostics}"
+                issue.expression = issue.expression or [f"{entry.where}.request"]
+            raise
+
     def _resolve(self, ctx, entry: Entry, mapping: dict[str, str]) -> dict:
         resource = _rewrite(copy.deepcopy(entry.resource), mapping)
         conditional: set[str] = set()
@@ -371,13 +370,13 @@ class BundleProcessor:
         resolved = {}
         for ref in conditional:
             rtype, _, query = ref.partition("?")
-            found = self.interactions._conditional_matches(ctx, rtype, query, "reference")
-            if len(found) != 1:
+            found = self._match(ctx, entry, rtype, query, f"conditional reference {ref}")
+            if found is None:
                 raise PreconditionFailed(
-                    f"{entry.where}: the conditional reference {ref} matches {len(found) if found else 'no'} resource(s); it must match exactly one",
+                    f"{entry.where}: the conditional reference {ref} matches no resource; it must match exactly one",
                     expression=[f"{entry.where}.resource"],
                 )
-            resolved[ref] = f"{rtype}/{found[0]['_id']}"
+            resolved[ref] = f"{rtype}/{found['_id']}"
         resource = _rewrite(resource, resolved) if resolved else resource
         _check_local_references(resource, entry)
         return resource

@@ -79,6 +79,7 @@ class AuthorizationCode(_Base):
     auth_time = me.IntField()
     purpose_of_use = me.StringField(default="normal")
     purpose_reason = me.StringField()
+    need_patient_banner = me.BooleanField(default=True)
     expires_at = me.DateTimeField(required=True)
     used = me.BooleanField(default=False)
     meta = {
@@ -93,6 +94,9 @@ class RefreshToken(_Base):
     fhir_user = me.StringField()
     scope = me.StringField(default="")
     patient = me.StringField()
+    purpose_of_use = me.StringField(default="normal")
+    purpose_reason = me.StringField()
+    need_patient_banner = me.BooleanField(default=True)
     expires_at = me.DateTimeField(required=True)
     revoked = me.BooleanField(default=False)
     meta = {
@@ -146,6 +150,23 @@ class AppGrant(_Base):
     granted_at = me.DateTimeField(default=utcnow)
     revoked_at = me.DateTimeField()
     meta = {"collection": "auth_app_grants", "indexes": [("fhir_user", "client_id")]}
+
+
+class LoginThrottle(_Base):
+    """Failed password and code attempts, per username (known or not) and per client address.
+
+    Keyed by a hash so unknown usernames leave no readable trace; counting unknown names too
+    keeps lockout from revealing which usernames exist.
+    """
+
+    key = me.StringField(required=True, unique=True)
+    failures = me.IntField(default=0)
+    locked_until = me.DateTimeField()
+    expires_at = me.DateTimeField(required=True)
+    meta = {
+        "collection": "auth_login_throttle",
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
+    }
 
 
 class SigningKey(_Base):

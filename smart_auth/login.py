@@ -1,0 +1,338 @@
+"""The person-facing pages of the authorization endpoint: sign-in, one-time code, consent, apps.
+
+RFC 6749 sections 4.1.1-4.1.2 (https://www.rfc-editor.org/rfc/rfc6749#section-4.1.1) and SMART
+App Launch 2 (https://hl7.org/fhir/smart-app-launch/app-launch.html#obtain-authorization-code):
+GET /auth/authorize is validated by the authlib server (`auth.extra["server"]`); the validated
+request then waits in the signed session while the person gives their password, then the code
+sent to them, then approves or refuses. Approval asks the server for the redirect with a code;
+refusal redirects with `error=access_denied` (RFC 6749 section 4.1.2.1). The password never
+enters the session.
+"""
+
+import secrets
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from smart_auth import csrf, request_log
+from smart_auth.accounts import LoginPolicy, LoginRefused, authenticate, find_account
+from smart_auth.authorized_apps import authorized_apps, record_grant, revoke_grant
+from smart_auth.models import Account, OAuthClient
+from smart_auth.otp import send_code, verify_code
+from smart_auth.scope_text import describe
+
+bp = Blueprint(
+    "carnet_login",
+    __name__,
+    url_prefix="/auth",
+    template_folder="templates",
+    static_folder="static",
+)
+
+SIGN_IN_SECONDS = 30 * 60  # how long a completed sign-in lets the person approve apps
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    # No form-action: browsers apply it to the redirect to the app after consent.
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class PendingRequest(OAuth2Request):
+    """The authorization request validated at GET /auth/authorize, replayed from the session."""
+
+    def __init__(self, uri: str, params: dict[str, str], headers):
+        super().__init__("GET", uri, headers=headers)
+        self._params = params
+        self.payload = BasicOAuth2Payload(params)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._params
+
+    @property
+    def form(self) -> dict[str, str]:
+        return {}
+
+
+def init_app(app: Flask) -> None:
+    """Register the sign-in pages and the account administration endpoint; configure the session."""
+    from smart_auth import account_admin
+
+    settings = app.extensions["carnet"].settings
+    if not app.secret_key:
+        # Unset: sessions last as long as this process (several workers need FHIR_SERVER_SECRET_KEY).
+        app.secret_key = settings.secret_key or secrets.token_hex(32)
+    app.config.update(
+        SESSION_COOKIE_NAME="carnet_auth",
+        SESSION_COOKIE_PATH="/auth",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+    )
+    app.register_blueprint(bp)
+    app.register_blueprint(account_admin.bp)
+    request_log.install()
+
+
+@bp.context_processor
+def _template_globals() -> dict:
+    return {"csrf_token": csrf.token, "csrf_field": csrf.FIELD}
+
+
+@bp.before_request
+def _check_csrf():
+    if request.method == "POST" and not csrf.is_valid():
+        return _error(
+            400,
+            "This form has expired",
+            "For your security, this form was refused: it was not sent from a page of this "
+            "session. Go back, reload the page and try again.",
+        )
+    return None
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@bp.get("/authorize")
+def authorize():
+    """RFC 6749 section 4.1.1: validate, keep the request, then sign in (or go to consent)."""
+    server = _server()
+    try:
+        server.get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        return _oauth_error(server, error)
+    session["authz"] = {"id": secrets.token_urlsafe(12), "params": request.args.to_dict()}
+    if "login" in (request.args.get("prompt") or "").split():
+        session.pop("user", None)
+    return redirect(url_for(".consent" if _signed_in() else ".login"))
+
+
+@bp.get("/login")
+def login():
+    return _login_page()
+
+
+@bp.post("/login")
+def login_submit():
+    auth = _auth()
+    username = request.form.get("username", "")
+    try:
+        account = authenticate(
+            username, request.form.get("password", ""), request.remote_addr, _policy()
+        )
+    except LoginRefused as refused:
+        return _login_page(refused.message, 401, username)
+    session["challenge"] = send_code(account, auth.settings.otp_lifetime, auth.sender)
+    session["code_hint"] = _hint(account)
+    return redirect(url_for(".code"))
+
+
+@bp.get("/code")
+def code():
+    if "challenge" not in session:
+        return redirect(url_for(".login"))
+    return _page("code.html", hint=session.get("code_hint"))
+
+
+@bp.post("/code")
+def code_submit():
+    challenge = session.get("challenge")
+    if not challenge:
+        return redirect(url_for(".login"))
+    try:
+        account = verify_code(
+            challenge, request.form.get("code", ""), request.remote_addr, _policy()
+        )
+    except LoginRefused as refused:
+        if refused.restart:
+            session.pop("challenge", None)
+            session.pop("code_hint", None)
+            return _login_page(refused.message, 401)
+        return _page("code.html", 401, hint=session.get("code_hint"), message=refused.message)
+    _sign_in(account)
+    if "authz" in session:
+        return redirect(url_for(".consent"))
+    return redirect(session.pop("next", None) or url_for(".apps"))
+
+
+@bp.get("/consent")
+def consent():
+    pending = session.get("authz")
+    if pending is None:
+        return _error(400, "Nothing to approve", "No app is waiting for your approval.")
+    account = _signed_in()
+    if account is None:
+        return redirect(url_for(".login"))
+    server = _server()
+    try:
+        grant, _ = _replay(server, pending, account)
+    except OAuth2Error as error:
+        session.pop("authz", None)
+        return _oauth_error(server, error)
+    return _page(
+        "consent.html",
+        app_name=_client_name(pending["params"].get("client_id")),
+        permissions=describe(grant.request.scope or ""),
+        account=account,
+        request_id=pending["id"],
+    )
+
+
+@bp.post("/consent")
+def consent_submit():
+    pending = session.get("authz")
+    account = _signed_in()
+    if pending is None or request.form.get("request_id") != pending["id"]:
+        return _error(400, "This page is out of date", "Go back to the app and start again.")
+    if account is None:
+        return redirect(url_for(".login"))
+    server = _server()
+    session.pop("authz", None)
+    try:
+        grant, pending_request = _replay(server, pending, account)
+    except OAuth2Error as error:
+        return _oauth_error(server, error)
+    approved = request.form.get("decision") == "approve"
+    # grant_user None: RFC 6749 section 4.1.2.1 access_denied, with the client's state.
+    response = server.create_authorization_response(
+        request=pending_request, grant_user=account if approved else None, grant=grant
+    )
+    if approved and _issued_code(response):
+        record_grant(account.fhir_user, grant.client.get_client_id(), grant.request.scope or "")
+    return response
+
+
+@bp.get("/apps")
+def apps():
+    account = _signed_in()
+    if account is None:
+        session["next"] = url_for(".apps")
+        return redirect(url_for(".login"))
+    return _page("apps.html", apps=authorized_apps(account.fhir_user), account=account)
+
+
+@bp.post("/apps/<grant_id>/revoke")
+def revoke(grant_id: str):
+    account = _signed_in()
+    if account is None:
+        session["next"] = url_for(".apps")
+        return redirect(url_for(".login"))
+    if revoke_grant(account.fhir_user, grant_id):
+        flash("Done: this app can no longer reach your record.")
+    else:
+        flash("This app had already lost its access.")
+    return redirect(url_for(".apps"))
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return _page("message.html", title="Signed out", message="You are signed out of Carnet.")
+
+
+def _auth():
+    return current_app.extensions["carnet"].auth
+
+
+def _server():
+    from smart_auth.server import server_for
+
+    return server_for(_auth())
+
+
+def _policy() -> LoginPolicy:
+    return LoginPolicy.from_settings(_auth().settings)
+
+
+def _page(template: str, status: int = 200, **context):
+    return render_template(f"carnet_auth/{template}", **context), status
+
+
+def _error(status: int, title: str, message: str):
+    return _page("message.html", status, title=title, message=message, error=True)
+
+
+def _login_page(message: str | None = None, status: int = 200, username: str = ""):
+    pending = session.get("authz")
+    app_name = _client_name(pending["params"].get("client_id")) if pending else None
+    return _page("login.html", status, message=message, username=username, app_name=app_name)
+
+
+def _oauth_error(server, error: OAuth2Error):
+    """Redirect with the error when the redirect URI is trusted, else explain it on a page."""
+    if error.redirect_uri:
+        return server.handle_response(*error())
+    return _error(
+        400,
+        "This app's request cannot be accepted",
+        f"{error.error}: {error.get_error_description() or error.description or ''}".strip(": "),
+    )
+
+
+def _replay(server, pending: dict, account: Account):
+    uri = url_for(".authorize", _external=True) + "?" + urlencode(pending["params"])
+    pending_request = PendingRequest(uri, pending["params"], request.headers)
+    pending_request.user = account
+    grant = server.get_authorization_grant(pending_request)
+    grant.validate_consent_request()
+    return grant, pending_request
+
+
+def _issued_code(response: Response) -> bool:
+    location = response.headers.get("Location", "")
+    return response.status_code in (302, 303) and "code" in parse_qs(urlsplit(location).query)
+
+
+def _sign_in(account: Account) -> None:
+    """A fresh session for the signed-in person, keeping only the pending request."""
+    kept = {k: session[k] for k in ("authz", "next") if k in session}
+    session.clear()
+    session.update(kept)
+    session["user"] = account.username
+    session["auth_time"] = int(time.time())
+    csrf.renew()
+
+
+def _signed_in() -> Account | None:
+    if time.time() - session.get("auth_time", 0) > SIGN_IN_SECONDS:
+        return None
+    return find_account(session.get("user") or "")
+
+
+def _client_name(client_id: str | None) -> str | None:
+    client = OAuthClient.objects(client_id=client_id).first() if client_id else None
+    return client.client_name if client else None
+
+
+def _hint(account: Account) -> str:
+    """Where the code went, partly hidden: 'by e-mail to j…@example.fr', 'by text message to …42'."""
+    address = account.otp_address
+    if account.otp_channel == "sms":
+        return f"by text message to the number ending in {address[-2:]}"
+    local, _, domain = address.partition("@")
+    return f"by e-mail to {local[:1]}…@{domain}"

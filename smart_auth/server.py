@@ -1,0 +1,53 @@
+"""The OAuth 2.0 / OpenID Connect authorization server (authlib's Flask integration).
+
+https://hl7.org/fhir/smart-app-launch/app-launch.html and
+https://hl7.org/fhir/smart-app-launch/backend-services.html - one AuthorizationServer per app,
+kept at `AuthServices.extra["server"]`. The login and consent pages call
+`server.get_consent_grant(end_user=account)` and
+`server.create_authorization_response(grant_user=account)` with a `models.Account`.
+"""
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+
+from smart_auth.clients import query_client
+from smart_auth.grants import AuthorizationCodeGrant, BackendServicesGrant, RotatingRefreshTokenGrant
+from smart_auth.oidc import SmartOpenIDCode
+from smart_auth.rfc7009 import SmartRevocationEndpoint
+from smart_auth.rfc7523 import PRIVATE_KEY_JWT, PrivateKeyJWT
+from smart_auth.rfc7636 import S256CodeChallenge
+from smart_auth.rfc7662 import SmartIntrospectionEndpoint
+from smart_auth.services import AuthServices
+from smart_auth.token_response import TokenResponder
+
+AUTH_PREFIX = "/auth"
+
+
+def endpoint_url(auth: AuthServices, name: str) -> str:
+    """The public URL of one of our endpoints, e.g. endpoint_url(auth, "token")."""
+    return f"{auth.settings.public_root}{AUTH_PREFIX}/{name}"
+
+
+def build_server(auth: AuthServices) -> AuthorizationServer:
+    settings = auth.settings
+    responder = TokenResponder(auth.tokens, settings.refresh_lifetime)
+    server = AuthorizationServer(query_client=query_client, save_token=responder.save)
+    server.register_token_generator("default", responder)
+    server.register_client_auth_method(
+        PRIVATE_KEY_JWT, PrivateKeyJWT(endpoint_url(auth, "token"))
+    )
+    openid = SmartOpenIDCode(
+        auth.keys, settings.public_root, settings.base_url, settings.token_lifetime
+    )
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), openid])
+    server.register_grant(RotatingRefreshTokenGrant)
+    server.register_grant(BackendServicesGrant)
+    server.register_endpoint(SmartIntrospectionEndpoint(server, auth.tokens, settings.base_url))
+    server.register_endpoint(SmartRevocationEndpoint(server, auth.tokens))
+    return server
+
+
+def server_for(auth: AuthServices) -> AuthorizationServer:
+    """The app's authorization server, built on first use."""
+    if "server" not in auth.extra:
+        auth.extra["server"] = build_server(auth)
+    return auth.extra["server"]

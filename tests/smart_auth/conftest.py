@@ -1,0 +1,137 @@
+"""Fixtures for the sign-in pages: an outbox to read codes from, an account, a registered app."""
+
+import base64
+import dataclasses
+import hashlib
+import json
+import re
+import secrets
+from pathlib import Path
+
+import pytest
+
+from fhir_server.config import Settings
+from smart_auth.accounts import create_account
+from smart_auth.models import OAuthClient
+from tests.conftest import BASE
+
+ADMIN_TOKEN = "test-admin-credential"
+PASSWORD = "correct horse battery staple"
+REDIRECT_URI = "https://app.example/callback"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def settings(settings, tmp_path) -> Settings:
+    """The shared settings, with an outbox of its own and an administrator credential."""
+    return dataclasses.replace(
+        settings,
+        outbox=str(tmp_path / "outbox.jsonl"),
+        admin_token=ADMIN_TOKEN,
+        secret_key="test-session-key",
+    )
+
+
+class Outbox:
+    """What people would have received (smart_auth.sender.OutboxSender's JSON lines)."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+
+    def messages(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+
+    def last_code(self) -> str:
+        return self.messages()[-1]["code"]
+
+
+@pytest.fixture
+def outbox(settings) -> Outbox:
+    return Outbox(settings.outbox)
+
+
+@pytest.fixture
+def patient_account(carnet):
+    return create_account("alice.martin", PASSWORD, "Patient/p1", "email", "alice@example.fr")
+
+
+@pytest.fixture
+def patient_app(carnet) -> OAuthClient:
+    """A public patient app (no secret: PKCE S256 only), as an administrator registered it."""
+    return OAuthClient(
+        client_id="patient-app",
+        client_name="Mon Appli Santé",
+        redirect_uris=[REDIRECT_URI],
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        token_endpoint_auth_method="none",
+    ).save()
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def authorize_params(
+    scope: str = "openid fhirUser launch/patient patient/DocumentReference.rs", **extra
+) -> dict:
+    _, challenge = pkce_pair()
+    return {
+        "response_type": "code",
+        "client_id": "patient-app",
+        "redirect_uri": REDIRECT_URI,
+        "scope": scope,
+        "state": "st-" + secrets.token_urlsafe(8),
+        "aud": BASE,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
+
+
+class Browser:
+    """A person's browser over Flask's test client: it keeps cookies and posts the forms."""
+
+    def __init__(self, client):
+        self.http = client
+        self.page = ""
+
+    def get(self, url: str, **kw):
+        response = self.http.get(url, **kw)
+        self.page = response.get_data(as_text=True)
+        return response
+
+    def submit(self, url: str, data: dict, csrf: bool = True):
+        """POST a form, with the CSRF token of the page last shown (unless csrf=False)."""
+        form = dict(data)
+        if csrf:
+            form["csrf_token"] = _CSRF.search(self.page).group(1)
+        response = self.http.post(url, data=form)
+        self.page = response.get_data(as_text=True)
+        return response
+
+    def login(self, username: str = "alice.martin", password: str = PASSWORD):
+        self.get("/auth/login")
+        return self.submit("/auth/login", {"username": username, "password": password})
+
+    def enter_code(self, code: str):
+        self.get("/auth/code")
+        return self.submit("/auth/code", {"code": code})
+
+    def sign_in(self, outbox: Outbox):
+        assert self.login().status_code == 302
+        return self.enter_code(outbox.last_code())
+
+    def consent(self, decision: str):
+        self.get("/auth/consent")
+        request_id = re.search(r'name="request_id" value="([^"]+)"', self.page).group(1)
+        return self.submit("/auth/consent", {"decision": decision, "request_id": request_id})
+
+
+@pytest.fixture
+def browser(app) -> Browser:
+    return Browser(app.test_client())
