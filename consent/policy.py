@@ -24,12 +24,18 @@ class ReadRule:
 
 def access_fields(resource: dict) -> dict:
     """Policy-relevant facts of a resource, stored as its `acl` sub-document."""
+    # DocumentReference.securityLabel holds CodeableConcepts, meta.security Codings.
+    codings = [
+        coding
+        for concept in resource.get("securityLabel", [])
+        if isinstance(concept, dict)
+        for coding in concept.get("coding", [])
+    ] + list(resource.get("meta", {}).get("security", []))
     labels = sorted(
         {
-            f"{label.get('system', '')}|{label.get('code', '')}"
-            for label in resource.get("securityLabel", [])
-            + resource.get("meta", {}).get("security", [])
-            if isinstance(label, dict)
+            f"{c.get('system', '')}|{c.get('code', '')}"
+            for c in codings
+            if isinstance(c, dict) and c.get("code")
         }
     )
     return {"labels": labels}

@@ -57,7 +57,6 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
     blobs = BlobStore(db, settings.gridfs_threshold)
     interactions = Interactions(store, engine, blobs, settings.base_url)
     auth = AuthServices.build(settings)
-    auth = AuthServices.build(settings)
     bundles = BundleProcessor(interactions, settings.max_bundle_entries)
     return Carnet(settings, store, interactions, bundles, auth)
 

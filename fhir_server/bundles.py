@@ -97,7 +97,7 @@ def history_bundle(
             entry["resource"] = interactions.resource_of(stored)
             method = stored.doc.get("method", "PUT")
             entry["request"] = {
-                "method": "POST" if method == "POST" else "PUT",
+                "method": method if method in ("POST", "PATCH") else "PUT",
                 "url": resource_type if method == "POST" else url,
             }
             # A create through update (PUT with a new id) is a creation too: 201.

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 
 from smart_auth.keys import ALGORITHM, KeyRing
@@ -70,7 +70,8 @@ class TokenService:
 
     def verify(self, token: str) -> dict:
         try:
-            decoded = jwt.decode(token, self.keys.verification_keys(), algorithms=[ALGORITHM])
+            kid = jws.extract_compact(token.encode()).headers().get("kid")
+            decoded = jwt.decode(token, self.keys.verification_keys(kid), algorithms=[ALGORITHM])
             registry = jwt.JWTClaimsRegistry(
                 leeway=5,
                 iss={"essential": True, "value": self.issuer},

@@ -292,7 +292,12 @@ class Store:
                     f"Version conflict on {resource_type}/{id}: If-Match asked for version "
                     f"{expected_vid}, the current version is {have}"
                 )
-            vid = (current["vid"] if current else self._latest_vid(resource_type, id, tx)) + 1
+            if current is not None:
+                vid = current["vid"] + 1
+            elif must_be_new:  # a server-assigned id has no earlier versions
+                vid = 1
+            else:
+                vid = self._latest_vid(resource_type, id, tx) + 1
             moment = now()
             resource, values, pk = self._documents(copy.deepcopy(resource), vid, moment)
             self.enforcer.check_write(

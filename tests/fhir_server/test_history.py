@@ -29,7 +29,7 @@ def test_instance_history_newest_first(fhir):
     assert bundle["resourceType"] == "Bundle"
     assert bundle["type"] == "history"
     entries = bundle["entry"]
-    assert [e["request"]["method"] for e in entries] == ["DELETE", "PUT", "PUT", "PUT"]
+    assert [e["request"]["method"] for e in entries] == ["DELETE", "PATCH", "PUT", "PUT"]
     assert [e.get("resource", {}).get("meta", {}).get("versionId") for e in entries] == [
         None,
         "3",
