@@ -283,9 +283,12 @@ class Store:
         """
         resource_type, id = resource["resourceType"], resource["id"]
         with self.unit_of_work(uow) as tx:
-            current = self._current(resource_type).find_one({"_id": id}, session=tx.session)
-            if current is not None and must_be_new:
-                raise Conflict(f"{resource_type}/{id} already exists")
+            # A new server-assigned id needs no lookup: the unique _id refuses a clash on insert.
+            current = (
+                None
+                if must_be_new
+                else self._current(resource_type).find_one({"_id": id}, session=tx.session)
+            )
             if expected_vid is not None and (current is None or current["vid"] != expected_vid):
                 have = current["vid"] if current else "none"
                 raise PreconditionFailed(
