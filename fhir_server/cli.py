@@ -4,6 +4,8 @@ fhir-server serve [--host H] [--port P] [--workers N] [--dev] [--demo]
 fhir-server create-indexes
 fhir-server load FILE...        (JSON resources or Bundles, NDJSON one resource a line)
 fhir-server create-account --username U --password-stdin --fhir-user Patient/x --otp-email A
+fhir-server register-client --name N [--redirect-uri U]... [--auth-method M] [--jwks FILE]
+                            [--jwks-uri URL] [--scope S] [--labelled]   (prints the client_id)
 """
 
 import argparse
@@ -112,6 +114,35 @@ def _create_account(args) -> int:
     return 0
 
 
+def _register_client(args) -> int:
+    """Register an OAuth client (RFC 7591 metadata); prints its client_id (and secret, once)."""
+    import json
+
+    from smart_auth import models
+    from smart_auth.rfc7591 import ClientMetadataError, register_client
+
+    settings = Settings.from_env()
+    models.connect(settings.mongodb_uri, settings.mongodb_db)
+    metadata = {
+        "client_name": args.name,
+        "redirect_uris": args.redirect_uri,
+        "token_endpoint_auth_method": args.auth_method,
+        "scope": args.scope,
+        "labelled": args.labelled,
+        "jwks": json.loads(args.jwks.read_text(encoding="utf-8")) if args.jwks else None,
+        "jwks_uri": args.jwks_uri,
+    }
+    try:
+        client = register_client({k: v for k, v in metadata.items() if v})
+    except ClientMetadataError as error:
+        print(f"Client not registered: {error.error}: {error.description}", file=sys.stderr)
+        return 1
+    print(client["client_id"])
+    if "client_secret" in client:
+        print(f"client_secret (shown once): {client['client_secret']}", file=sys.stderr)
+    return 0
+
+
 def _gunicorn(factory, args) -> int:
     from gunicorn.app.base import BaseApplication
 
@@ -148,6 +179,23 @@ def _add_create_account(sub) -> None:
     channel.add_argument("--otp-sms", metavar="PHONE", help="send one-time codes by text message")
 
 
+def _add_register_client(sub) -> None:
+    client = sub.add_parser("register-client", help="register an OAuth client (SMART app)")
+    client.add_argument("--name", required=True)
+    client.add_argument("--redirect-uri", action="append", default=[], help="repeatable")
+    client.add_argument(
+        "--auth-method",
+        choices=["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        help="default: private_key_jwt with --jwks/--jwks-uri, else client_secret_basic",
+    )
+    client.add_argument("--jwks", type=Path, help="a JSON file holding the public JWK Set")
+    client.add_argument("--jwks-uri")
+    client.add_argument("--scope", default="", help="scopes it may be granted (default: any)")
+    client.add_argument(
+        "--labelled", action="store_true", help="labelled professional software (user/ scopes)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -168,11 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     load = sub.add_parser("load", help="load resources (JSON, Bundles, NDJSON) into the store")
     load.add_argument("files", nargs="+", type=Path)
     _add_create_account(sub)
+    _add_register_client(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
     if args.command == "create-account":
         return _create_account(args)
+    if args.command == "register-client":
+        return _register_client(args)
     from fhir_server.app import build
 
     carnet = build(Settings.from_env())

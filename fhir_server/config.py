@@ -54,6 +54,9 @@ class Settings:
             admin_token=os.environ.get("FHIR_SERVER_ADMIN_TOKEN") or None,
             outbox=os.environ.get("FHIR_SERVER_OUTBOX", "outbox.jsonl"),
             secret_key=os.environ.get("FHIR_SERVER_SECRET_KEY") or None,
+            otp_lifetime=_int("FHIR_SERVER_OTP_LIFETIME", 15 * 60),
+            login_max_failures=_int("FHIR_SERVER_LOGIN_MAX_FAILURES", 5),
+            lockout_seconds=_int("FHIR_SERVER_LOCKOUT_SECONDS", 15 * 60),
         )
         values.update(overrides)
         return cls(**values)

@@ -129,7 +129,8 @@ def capability_security(public_root: str) -> dict:
             {
                 "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
                 "extension": [
-                    {"url": name, "valueUri": urls[key]} for name, key in zip(names, keys, strict=True)
+                    {"url": name, "valueUri": urls[key]}
+                    for name, key in zip(names, keys, strict=True)
                 ],
             }
         ],

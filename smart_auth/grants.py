@@ -9,7 +9,7 @@ Codes are single-use (claimed atomically), bound to the client, redirect URI and
 import time
 from datetime import timedelta
 
-from authlib.oauth2.rfc6749 import OAuth2Error, grants
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error, grants
 
 from smart_auth import launch, opaque, scope_rules
 from smart_auth.grantee import Grantee
@@ -52,6 +52,17 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def validate_requested_scope(self):
         scope_rules.check_interactive(self.request.payload.scope, self.request.client)
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri = super().validate_authorization_request()
+        # SMART App Launch: `aud` names the FHIR server, so a token is never asked for elsewhere.
+        aud = (self.request.payload.data.get("aud") or "").rstrip("/")
+        if aud != self.server.fhir_base.rstrip("/"):
+            raise InvalidRequestError(
+                f"'aud' must be this FHIR server's base URL, {self.server.fhir_base}",
+                redirect_uri=redirect_uri,
+            )
+        return redirect_uri
 
     def create_authorization_response(self, redirect_uri: str, grant_user):
         try:

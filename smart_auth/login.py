@@ -9,6 +9,7 @@ refusal redirects with `error=access_denied` (RFC 6749 section 4.1.2.1). The pas
 enters the session.
 """
 
+import logging
 import secrets
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -29,7 +30,7 @@ from flask import (
     url_for,
 )
 
-from smart_auth import csrf, request_log
+from smart_auth import account_admin, csrf, request_log
 from smart_auth.accounts import LoginPolicy, LoginRefused, authenticate, find_account
 from smart_auth.authorized_apps import authorized_apps, record_grant, revoke_grant
 from smart_auth.models import Account, OAuthClient
@@ -43,6 +44,8 @@ bp = Blueprint(
     template_folder="templates",
     static_folder="static",
 )
+
+log = logging.getLogger("carnet.login")
 
 SIGN_IN_SECONDS = 30 * 60  # how long a completed sign-in lets the person approve apps
 
@@ -77,12 +80,14 @@ class PendingRequest(OAuth2Request):
 
 def init_app(app: Flask) -> None:
     """Register the sign-in pages and the account administration endpoint; configure the session."""
-    from smart_auth import account_admin
-
     settings = app.extensions["carnet"].settings
     if not app.secret_key:
-        # Unset: sessions last as long as this process (several workers need FHIR_SERVER_SECRET_KEY).
         app.secret_key = settings.secret_key or secrets.token_hex(32)
+        if not settings.secret_key:
+            log.warning(
+                "FHIR_SERVER_SECRET_KEY is not set: sign-in sessions last as long as this process "
+                "and do not span several workers"
+            )
     app.config.update(
         SESSION_COOKIE_NAME="carnet_auth",
         SESSION_COOKIE_PATH="/auth",
@@ -102,6 +107,9 @@ def _template_globals() -> dict:
 
 @bp.before_request
 def _check_csrf():
+    # The authorization request itself comes from the app's page, not from ours (OIDC POST form).
+    if request.endpoint == "carnet_login.authorize":
+        return None
     if request.method == "POST" and not csrf.is_valid():
         return _error(
             400,
@@ -118,16 +126,19 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-@bp.get("/authorize")
+@bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
-    """RFC 6749 section 4.1.1: validate, keep the request, then sign in (or go to consent)."""
+    """RFC 6749 section 4.1.1: validate, keep the request, then sign in (or go to consent).
+
+    POST too: OpenID Connect Core 1.0 section 3.1.2.1 requires both methods.
+    """
     server = _server()
     try:
         server.get_consent_grant(end_user=None)
     except OAuth2Error as error:
         return _oauth_error(server, error)
-    session["authz"] = {"id": secrets.token_urlsafe(12), "params": request.args.to_dict()}
-    if "login" in (request.args.get("prompt") or "").split():
+    session["authz"] = {"id": secrets.token_urlsafe(12), "params": request.values.to_dict()}
+    if "login" in (request.values.get("prompt") or "").split():
         session.pop("user", None)
     return redirect(url_for(".consent" if _signed_in() else ".login"))
 

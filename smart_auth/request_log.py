@@ -24,7 +24,12 @@ class DropQueryStrings(logging.Filter):
 
 
 def install() -> None:
-    """Filter the werkzeug request log (development and test servers), once per process."""
+    """Filter the werkzeug request log (development and test servers), once per process.
+
+    authlib logs whole token responses at DEBUG ("Issue token {...}"): its loggers stop at INFO
+    whatever the root level.
+    """
     logger = logging.getLogger("werkzeug")
     if not any(isinstance(f, DropQueryStrings) for f in logger.filters):
         logger.addFilter(DropQueryStrings())
+    logging.getLogger("authlib").setLevel(logging.INFO)

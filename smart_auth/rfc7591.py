@@ -39,9 +39,7 @@ def _redirect_uris(metadata: dict) -> list[str]:
         raise ClientMetadataError("redirect_uris must be a list of URLs", "invalid_redirect_uri")
     for uri in uris:
         parts = urlsplit(uri)
-        secure = parts.scheme == "https" or (
-            parts.scheme == "http" and parts.hostname in LOOPBACK
-        )
+        secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
         if not secure or parts.fragment or not parts.netloc:
             raise ClientMetadataError(
                 f"redirect URI {uri!r} must be an https URL (http only on loopback), "

@@ -49,9 +49,11 @@ def check_for_person(scopes: ScopeSet, actor: str) -> None:
 def check_backend(scope: str | None, client) -> ScopeSet:
     """A Backend Services token request: system/ scopes only, at least one."""
     scopes = parse(scope)
-    if not scopes.raw or any(
-        s.context != "system" for s in scopes.resources
-    ) or len(scopes.resources) != len(scopes.raw):
+    if (
+        not scopes.raw
+        or any(s.context != "system" for s in scopes.resources)
+        or len(scopes.resources) != len(scopes.raw)
+    ):
         raise InvalidScopeError(
             description="Backend services request system/ scopes only (e.g. system/*.rs)"
         )

@@ -7,10 +7,16 @@ kept at `AuthServices.extra["server"]`. The login and consent pages call
 `server.create_authorization_response(grant_user=account)` with a `models.Account`.
 """
 
+import logging
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 
 from smart_auth.clients import query_client
-from smart_auth.grants import AuthorizationCodeGrant, BackendServicesGrant, RotatingRefreshTokenGrant
+from smart_auth.grants import (
+    AuthorizationCodeGrant,
+    BackendServicesGrant,
+    RotatingRefreshTokenGrant,
+)
 from smart_auth.oidc import SmartOpenIDCode
 from smart_auth.rfc7009 import SmartRevocationEndpoint
 from smart_auth.rfc7523 import PRIVATE_KEY_JWT, PrivateKeyJWT
@@ -21,20 +27,29 @@ from smart_auth.token_response import TokenResponder
 
 AUTH_PREFIX = "/auth"
 
+# authlib logs issued tokens at DEBUG level ("Issue token ..."): tokens never reach a log.
+logging.getLogger("authlib").setLevel(logging.INFO)
+
 
 def endpoint_url(auth: AuthServices, name: str) -> str:
     """The public URL of one of our endpoints, e.g. endpoint_url(auth, "token")."""
     return f"{auth.settings.public_root}{AUTH_PREFIX}/{name}"
 
 
-def build_server(auth: AuthServices) -> AuthorizationServer:
+class SmartAuthorizationServer(AuthorizationServer):
+    """authlib's Flask server, knowing the FHIR base its tokens are for (the `aud` to check)."""
+
+    def __init__(self, fhir_base: str, responder: TokenResponder):
+        super().__init__(query_client=query_client, save_token=responder.save)
+        self.fhir_base = fhir_base
+
+
+def build_server(auth: AuthServices) -> SmartAuthorizationServer:
     settings = auth.settings
     responder = TokenResponder(auth.tokens, settings.refresh_lifetime)
-    server = AuthorizationServer(query_client=query_client, save_token=responder.save)
+    server = SmartAuthorizationServer(settings.base_url, responder)
     server.register_token_generator("default", responder)
-    server.register_client_auth_method(
-        PRIVATE_KEY_JWT, PrivateKeyJWT(endpoint_url(auth, "token"))
-    )
+    server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT(endpoint_url(auth, "token")))
     openid = SmartOpenIDCode(
         auth.keys, settings.public_root, settings.base_url, settings.token_lifetime
     )
@@ -46,7 +61,7 @@ def build_server(auth: AuthServices) -> AuthorizationServer:
     return server
 
 
-def server_for(auth: AuthServices) -> AuthorizationServer:
+def server_for(auth: AuthServices) -> SmartAuthorizationServer:
     """The app's authorization server, built on first use."""
     if "server" not in auth.extra:
         auth.extra["server"] = build_server(auth)

@@ -4,8 +4,10 @@ import base64
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import secrets
+import threading
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,10 @@ def patient_account(carnet):
 
 @pytest.fixture
 def patient_app(carnet) -> OAuthClient:
+    return register_patient_app()
+
+
+def register_patient_app() -> OAuthClient:
     """A public patient app (no secret: PKCE S256 only), as an administrator registered it."""
     return OAuthClient(
         client_id="patient-app",
@@ -135,3 +141,79 @@ class Browser:
 @pytest.fixture
 def browser(app) -> Browser:
     return Browser(app.test_client())
+
+
+@dataclasses.dataclass
+class LiveServer:
+    url: str  # the server's root, e.g. http://127.0.0.1:51234
+    carnet: object
+    outbox: Outbox
+
+    @property
+    def fhir_base(self) -> str:
+        return self.url + "/fhir"
+
+
+@pytest.fixture
+def live_server(settings):
+    """The app served by werkzeug on a free loopback port, in a thread, with its base URL set.
+
+    The port is chosen first (by a server whose application is filled in afterwards), so that
+    FHIR_SERVER_BASE_URL, the token audience and issuer, can name it.
+    """
+    from werkzeug.serving import make_server
+
+    from fhir_server.app import build, create_app
+
+    holder: dict = {}
+    server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start))
+    root = f"http://127.0.0.1:{server.server_port}"
+    live_settings = dataclasses.replace(settings, base_url=root + "/fhir")
+    carnet = build(live_settings)
+    holder["app"] = create_app(live_settings, carnet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(root, carnet, Outbox(live_settings.outbox))
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        if os.environ.get("MONGODB_URI"):
+            carnet.store.db.client.drop_database(carnet.store.db.name)
+
+
+def seed_patient_record(live: LiveServer) -> None:
+    """Alice (Patient/p1) with two documents, Bob (Patient/p2) with one; her account and app."""
+    from smart_auth.context import operator_context
+
+    ctx = operator_context("test-seed")
+    interactions = live.carnet.interactions
+    for pid, family in (("p1", "Martin"), ("p2", "Bernard")):
+        interactions.update(
+            ctx,
+            "Patient",
+            pid,
+            {"resourceType": "Patient", "id": pid, "name": [{"family": family}]},
+        )
+    for pid, title in (("p1", "Compte rendu"), ("p1", "Ordonnance"), ("p2", "Radio")):
+        interactions.create(
+            ctx,
+            "DocumentReference",
+            {
+                "resourceType": "DocumentReference",
+                "status": "current",
+                "subject": {"reference": f"Patient/{pid}"},
+                "description": title,
+                "content": [{"attachment": {"contentType": "text/plain", "title": title}}],
+            },
+        )
+    create_account("alice.martin", PASSWORD, "Patient/p1", "email", "alice@example.fr")
+    register_patient_app()
+
+
+@pytest.fixture
+def oauth(app):
+    """An OAuth client's side of the flows (tests/smart_auth/oauth_flows.py)."""
+    from tests.smart_auth.oauth_flows import OAuthDriver
+
+    return OAuthDriver(app)

@@ -77,7 +77,7 @@ def test_lockout_ends_after_lockout_seconds(patient_account):
 
 def test_one_address_trying_many_usernames_is_slowed_down(patient_account):
     for index in range(POLICY.max_failures * 4):
-        refusal(lambda: authenticate(f"guess{index}", "wrong password!", "203.0.113.9", POLICY))
+        refusal(lambda i=index: authenticate(f"guess{i}", "wrong password!", "203.0.113.9", POLICY))
     locked = refusal(lambda: authenticate("alice.martin", PASSWORD, "203.0.113.9", POLICY))
     assert locked.message == POLICY.locked_message
     assert authenticate("alice.martin", PASSWORD, "198.51.100.1", POLICY)

@@ -135,3 +135,13 @@ def test_stale_consent_form_is_refused(browser, patient_account, patient_app, ou
     browser.get("/auth/consent")
     response = browser.submit("/auth/consent", {"decision": "approve", "request_id": "old"})
     assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_authorization_request_may_be_posted(browser, patient_account, patient_app, outbox):
+    """OpenID Connect Core 1.0 section 3.1.2.1: GET and POST; the app's form carries no CSRF token."""
+    params = authorize_params()
+    response = browser.http.post("/auth/authorize", data=params)
+    assert response.status_code == 302 and response.location.endswith("/auth/login")
+    browser.sign_in(outbox)
+    query = redirect_query(browser.consent("approve"))
+    assert query["state"] == params["state"] and query["code"]

@@ -1,0 +1,122 @@
+"""SMART Backend Services: client_credentials with a private_key_jwt assertion (RFC 7523).
+
+https://hl7.org/fhir/smart-app-launch/backend-services.html
+"""
+
+import io
+import json
+import time
+
+import pytest
+
+from tests.conftest import FhirClient
+from tests.smart_auth.oauth_flows import assertion_form, basic_auth, signing_key
+
+DOC = {
+    "resourceType": "DocumentReference",
+    "status": "current",
+    "subject": {"reference": "Patient/lab1"},
+    "type": {"coding": [{"system": "http://loinc.org", "code": "11502-2"}]},
+    "content": [{"attachment": {"contentType": "application/pdf", "url": "Binary/r1"}}],
+}
+
+
+@pytest.fixture
+def key():
+    return signing_key("RS384")
+
+
+@pytest.fixture
+def lab(oauth, key) -> dict:
+    return oauth.backend(key)
+
+
+def refused(response, error: str) -> str:
+    assert response.status_code in (400, 401), response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["error"] == error, body
+    return body.get("error_description", "")
+
+
+def test_backend_client_pushes_and_reads_back_a_document(app, oauth, lab, key):
+    response = oauth.token(assertion_form(lab["client_id"], key, "system/*.cruds"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    token = response.get_json()
+    assert token["token_type"] == "Bearer" and token["scope"] == "system/*.cruds"
+    assert 0 < token["expires_in"] <= 900 and "refresh_token" not in token
+    fhir = FhirClient(app.test_client(), token["access_token"])
+    assert fhir.put("Patient/lab1", {"resourceType": "Patient", "id": "lab1"}).status_code == 201
+    created = fhir.create(DOC)
+    read = fhir.get(f"DocumentReference/{created['id']}")
+    assert read.status_code == 200 and read.get_json()["subject"] == DOC["subject"]
+
+
+def test_es384_assertion_is_accepted(oauth):
+    key = signing_key("ES384")
+    client = oauth.backend(key)
+    assert oauth.token(assertion_form(client["client_id"], key)).status_code == 200
+
+
+def test_reused_jti_is_refused(oauth, lab, key):
+    form = assertion_form(lab["client_id"], key)
+    assert oauth.token(form).status_code == 200
+    assert "used before" in refused(oauth.token(form), "invalid_client")
+
+
+def test_expired_assertion_is_refused(oauth, lab, key):
+    form = assertion_form(lab["client_id"], key, exp=int(time.time()) - 300)
+    refused(oauth.token(form), "invalid_client")
+
+
+def test_assertion_expiring_more_than_5_minutes_ahead_is_refused(oauth, lab, key):
+    form = assertion_form(lab["client_id"], key, exp=int(time.time()) + 3600)
+    assert "5 minutes" in refused(oauth.token(form), "invalid_client")
+
+
+def test_wrongly_addressed_assertion_is_refused(oauth, lab, key):
+    form = assertion_form(lab["client_id"], key, audience="https://other.example/token")
+    refused(oauth.token(form), "invalid_client")
+
+
+def test_assertion_signed_with_another_key_is_refused(oauth, lab):
+    form = assertion_form(lab["client_id"], signing_key("RS384"))
+    refused(oauth.token(form), "invalid_client")
+
+
+def test_rs256_assertion_is_refused(oauth):
+    key = signing_key("RS256")
+    client = oauth.backend(key)
+    refused(oauth.token(assertion_form(client["client_id"], key, alg="RS256")), "invalid_client")
+
+
+@pytest.mark.parametrize("scope", ["patient/*.rs", "user/Observation.rs", "openid", ""])
+def test_backend_services_get_system_scopes_only(oauth, lab, key, scope):
+    assert "system/" in refused(
+        oauth.token(assertion_form(lab["client_id"], key, scope)), "invalid_scope"
+    )
+
+
+def test_client_secret_cannot_replace_the_assertion(oauth):
+    secret_client = oauth.register(
+        client_name="Lab", redirect_uris=["https://lab.example/cb"], labelled=False
+    )
+    response = oauth.token(
+        {"grant_type": "client_credentials", "scope": "system/*.rs"},
+        headers=basic_auth(secret_client),
+    )
+    refused(response, "invalid_client")
+
+
+def test_key_published_at_a_jwks_uri(oauth, monkeypatch):
+    key = signing_key("RS384")
+    document = json.dumps({"keys": [key.as_dict(private=False)]}).encode()
+    fetched = []
+
+    def urlopen(url, timeout):
+        fetched.append(url)
+        return io.BytesIO(document)
+
+    monkeypatch.setattr("smart_auth.clients.urllib.request.urlopen", urlopen)
+    client = oauth.register(client_name="Hôpital", jwks_uri="https://hospital.example/jwks")
+    assert oauth.token(assertion_form(client["client_id"], key)).status_code == 200
+    assert fetched == ["https://hospital.example/jwks"]
