@@ -210,11 +210,15 @@ def run_size(size: int, args, log) -> dict:
     app = create_app(settings, carnet)
     client = app.test_client()
     headers = {"Accept": FHIR_JSON}
-    if hasattr(carnet, "auth"):  # bearer tokens (smart_auth): a backend system client's token
-        token, _ = carnet.auth.tokens.issue(
-            client_id="bench", scope="system/*.cruds", actor="system", subject="bench"
-        )
-        headers["Authorization"] = f"Bearer {token}"
+    # A backend system client's token, long-lived: a 100k run outlasts the default lifetime.
+    token, _ = carnet.auth.tokens.issue(
+        client_id="bench",
+        scope="system/*.cruds",
+        actor="system",
+        subject="bench",
+        lifetime=6 * 3600,
+    )
+    headers["Authorization"] = f"Bearer {token}"
     ctx = operator_context("bench")
     patients = [f"bench-p{n:05d}" for n in range(args.patients)]
     http_n = min(args.http_creates, size)

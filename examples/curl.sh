@@ -4,8 +4,11 @@
 #   fhir-server serve --demo            # in another terminal (http://127.0.0.1:8080/fhir)
 #   examples/curl.sh                    # or: BASE=http://host:port/fhir examples/curl.sh
 #
-# Requests carry "Authorization: Bearer $TOKEN" when TOKEN is set (a backend system client's
-# token with scope system/*.cruds):   TOKEN=eyJ... examples/curl.sh
+# Every /fhir request needs a bearer token: requests carry "Authorization: Bearer $TOKEN" when
+# TOKEN is set. Against the demo server, the demo backend client gets one (scope system/*.cruds,
+# valid 15 minutes):
+#
+#   TOKEN=$(python examples/backend_client.py --print-token) examples/curl.sh
 # Needs curl only (jq, when installed, pretty-prints the answers). Each step prints the request,
 # the HTTP status and the interesting part of the answer; the script stops at the first failure.
 # It creates its own resources, so it can be run again and again against the same server.

@@ -56,6 +56,20 @@ def demo_files() -> list[Path]:
     return sorted(DEMO_DIR.glob("*.json")) + sorted(DEMO_DIR.glob("*.ndjson"))
 
 
+def _load_demo(carnet) -> None:
+    """The demo data, then the demo accounts and clients (smart_auth.demo, examples/README.md)."""
+    from smart_auth import demo
+
+    loaded, failed = load_files(carnet, demo_files())
+    print(f"Demo data: {loaded} loaded, {failed} failed", file=sys.stderr)
+    created = demo.seed()
+    print(
+        f"Demo accounts and clients (DEMO ONLY): {', '.join(created) or 'already there'}; "
+        f"one-time codes go to {Path(carnet.settings.outbox).resolve()}",
+        file=sys.stderr,
+    )
+
+
 def _serve(args) -> int:
     from fhir_server.app import build, create_app
 
@@ -73,16 +87,14 @@ def _serve(args) -> int:
     if args.dev or embedded:
         carnet = build(settings)
         if args.demo:
-            loaded, failed = load_files(carnet, demo_files())
-            print(f"Demo data: {loaded} loaded, {failed} failed", file=sys.stderr)
+            _load_demo(carnet)
         app = create_app(settings, carnet)
         if args.dev:
             app.run(host=args.host, port=args.port)
             return 0
         return _gunicorn(lambda: app, args)
     if args.demo:
-        carnet = build(settings)
-        load_files(carnet, demo_files())
+        _load_demo(build(settings))
     return _gunicorn(lambda: create_app(settings), args)
 
 

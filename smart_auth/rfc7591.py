@@ -67,8 +67,13 @@ def _keys(metadata: dict, method: str) -> tuple[dict, str | None]:
     return jwks or {}, jwks_uri or None
 
 
-def register_client(metadata: dict) -> dict:
-    """Validate the metadata, store the client; returns the registration response (section 3.2.1)."""
+def register_client(
+    metadata: dict, *, client_id: str | None = None, client_secret: str | None = None
+) -> dict:
+    """Validate the metadata, store the client; returns the registration response (section 3.2.1).
+
+    `client_id` / `client_secret` pin known credentials (the demo's); the endpoint never passes them.
+    """
     if not isinstance(metadata, dict):
         raise ClientMetadataError("The request body must be a JSON object")
     has_keys = bool(metadata.get("jwks") or metadata.get("jwks_uri"))
@@ -98,8 +103,8 @@ def register_client(metadata: dict) -> dict:
     if not isinstance(scope, str):
         raise ClientMetadataError("scope must be a space-separated string")
     jwks, jwks_uri = _keys(metadata, method)
-    client_id = opaque.new_value(16)
-    secret = opaque.new_value(32) if method.startswith("client_secret") else None
+    client_id = client_id or opaque.new_value(16)
+    secret = (client_secret or opaque.new_value(32)) if method.startswith("client_secret") else None
     record = OAuthClient(
         client_id=client_id,
         client_secret_hash=opaque.digest(secret) if secret else None,

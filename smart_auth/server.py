@@ -12,6 +12,7 @@ import logging
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 
 from smart_auth.clients import query_client
+from smart_auth.discovery import endpoints
 from smart_auth.grants import (
     AuthorizationCodeGrant,
     BackendServicesGrant,
@@ -25,15 +26,8 @@ from smart_auth.rfc7662 import SmartIntrospectionEndpoint
 from smart_auth.services import AuthServices
 from smart_auth.token_response import TokenResponder
 
-AUTH_PREFIX = "/auth"
-
 # authlib logs issued tokens at DEBUG level ("Issue token ..."): tokens never reach a log.
 logging.getLogger("authlib").setLevel(logging.INFO)
-
-
-def endpoint_url(auth: AuthServices, name: str) -> str:
-    """The public URL of one of our endpoints, e.g. endpoint_url(auth, "token")."""
-    return f"{auth.settings.public_root}{AUTH_PREFIX}/{name}"
 
 
 class SmartAuthorizationServer(AuthorizationServer):
@@ -49,7 +43,9 @@ def build_server(auth: AuthServices) -> SmartAuthorizationServer:
     responder = TokenResponder(auth.tokens, settings.refresh_lifetime)
     server = SmartAuthorizationServer(settings.base_url, responder)
     server.register_token_generator("default", responder)
-    server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT(endpoint_url(auth, "token")))
+    server.register_client_auth_method(
+        PRIVATE_KEY_JWT, PrivateKeyJWT(endpoints(settings.public_root)["token_endpoint"])
+    )
     openid = SmartOpenIDCode(
         auth.keys, settings.public_root, settings.base_url, settings.token_lifetime
     )

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""SMART standalone patient launch with PKCE: a patient app reads the patient's documents.
+
+https://hl7.org/fhir/smart-app-launch/app-launch.html#launch-app-standalone-launch - the app
+(public client `demo-patient-app`, no secret) sends the patient's browser to the authorization
+endpoint with a PKCE S256 challenge; the patient signs in (password, then a one-time code) and
+approves; the callback brings a code, exchanged with the verifier for a token naming the patient.
+
+    fhir-server serve --demo                     # in another terminal
+    python examples/patient_app.py               # open the printed URL, sign in as alice
+    python examples/patient_app.py --auto        # the browser steps done with requests, the
+                                                 # one-time code read from outbox.jsonl
+"""
+
+import secrets
+import sys
+
+import requests
+from smart_common import (
+    Fhir,
+    FlowError,
+    add_login_args,
+    authorization_callback,
+    authorize_url,
+    base_parser,
+    code_from_callback,
+    discover,
+    pkce,
+    token_request,
+)
+
+SCOPE = "openid fhirUser launch/patient patient/Patient.rs patient/DocumentReference.rs"
+
+
+def run(args) -> None:
+    fhir_base = args.base.rstrip("/") + "/fhir"
+    config = discover(args.base)
+    verifier, challenge = pkce()
+    state = secrets.token_urlsafe(12)
+    url = authorize_url(
+        config,
+        {
+            "response_type": "code",
+            "client_id": args.client_id,
+            "redirect_uri": args.redirect_uri,
+            "scope": args.scope,
+            "state": state,
+            "aud": fhir_base,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
+    code = code_from_callback(authorization_callback(args, url), state)
+    token = token_request(
+        config,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": args.redirect_uri,
+            "client_id": args.client_id,
+            "code_verifier": verifier,
+        },
+    )
+    patient = token.get("patient")
+    if not patient:
+        raise FlowError("the token response has no patient")
+    print(f"Token obtained; patient in context: {patient}")
+    fhir = Fhir(args.base, token["access_token"])
+    resource = fhir.get(f"Patient/{patient}").json()
+    name = resource.get("name", [{}])[0]
+    print(f"Patient/{patient}: {' '.join(name.get('given', []))} {name.get('family', '')}")
+    bundle = fhir.get(f"DocumentReference?patient=Patient/{patient}&_sort=-date").json()
+    documents = [entry["resource"] for entry in bundle.get("entry", [])]
+    print(f"{len(documents)} DocumentReference(s) for Patient/{patient}:")
+    for doc in documents:
+        kind = (doc.get("type", {}).get("coding") or [{}])[0].get("display", "")
+        print(f"   DocumentReference/{doc['id']}  {doc.get('date', '')}  {kind}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.split("\n\n")[0])
+    add_login_args(parser, "alice", "demo-alice-password")
+    parser.add_argument("--client-id", default="demo-patient-app")
+    parser.add_argument("--scope", default=SCOPE)
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except (FlowError, requests.RequestException) as error:
+        print(f"Failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
