@@ -12,7 +12,6 @@ the authorization endpoint with that `launch`, `user/` scopes and PKCE; the prof
     python examples/ehr_launch.py --auto         # the browser steps done with requests
 """
 
-import secrets
 import sys
 
 import requests
@@ -20,14 +19,10 @@ from smart_common import (
     Fhir,
     FlowError,
     add_login_args,
-    authorization_callback,
-    authorize_url,
+    authorization_code_flow,
     base_parser,
-    code_from_callback,
     discover,
-    pkce,
     step,
-    token_request,
 )
 
 SCOPE = "launch openid fhirUser user/Patient.rs user/DocumentReference.rs"
@@ -47,37 +42,10 @@ def register_launch(base: str, credentials: tuple[str, str], patient: str) -> st
 
 
 def run(args) -> None:
-    fhir_base = args.base.rstrip("/") + "/fhir"
     credentials = (args.client_id, args.client_secret)
     config = discover(args.base)
     launch = register_launch(args.base, credentials, args.patient)
-    verifier, challenge = pkce()
-    state = secrets.token_urlsafe(12)
-    url = authorize_url(
-        config,
-        {
-            "response_type": "code",
-            "client_id": args.client_id,
-            "redirect_uri": args.redirect_uri,
-            "scope": args.scope,
-            "state": state,
-            "aud": fhir_base,
-            "launch": launch,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
-    code = code_from_callback(authorization_callback(args, url), state)
-    token = token_request(
-        config,
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": args.redirect_uri,
-            "code_verifier": verifier,
-        },
-        auth=credentials,
-    )
+    token = authorization_code_flow(args, config, {"launch": launch}, auth=credentials)
     patient = token.get("patient")
     if not patient:
         raise FlowError("the token response has no patient")

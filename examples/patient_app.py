@@ -12,7 +12,6 @@ approves; the callback brings a code, exchanged with the verifier for a token na
                                                  # one-time code read from outbox.jsonl
 """
 
-import secrets
 import sys
 
 import requests
@@ -20,47 +19,17 @@ from smart_common import (
     Fhir,
     FlowError,
     add_login_args,
-    authorization_callback,
-    authorize_url,
+    authorization_code_flow,
     base_parser,
-    code_from_callback,
     discover,
-    pkce,
-    token_request,
 )
 
 SCOPE = "openid fhirUser launch/patient patient/Patient.rs patient/DocumentReference.rs"
 
 
 def run(args) -> None:
-    fhir_base = args.base.rstrip("/") + "/fhir"
     config = discover(args.base)
-    verifier, challenge = pkce()
-    state = secrets.token_urlsafe(12)
-    url = authorize_url(
-        config,
-        {
-            "response_type": "code",
-            "client_id": args.client_id,
-            "redirect_uri": args.redirect_uri,
-            "scope": args.scope,
-            "state": state,
-            "aud": fhir_base,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
-    code = code_from_callback(authorization_callback(args, url), state)
-    token = token_request(
-        config,
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": args.redirect_uri,
-            "client_id": args.client_id,
-            "code_verifier": verifier,
-        },
-    )
+    token = authorization_code_flow(args, config)
     patient = token.get("patient")
     if not patient:
         raise FlowError("the token response has no patient")

@@ -224,6 +224,37 @@ class Fhir:
         return response
 
 
+def authorization_code_flow(args, config: dict, extra: dict | None = None, auth=None) -> dict:
+    """Authorization code + PKCE (S256) from the authorize request to the token response.
+
+    `extra` adds request parameters (`launch` for an EHR launch); `auth` authenticates a
+    confidential client at the token endpoint, a public client sends its client_id instead.
+    """
+    verifier, challenge = pkce()
+    state = secrets.token_urlsafe(12)
+    params = {
+        "response_type": "code",
+        "client_id": args.client_id,
+        "redirect_uri": args.redirect_uri,
+        "scope": args.scope,
+        "state": state,
+        "aud": args.base.rstrip("/") + "/fhir",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **(extra or {}),
+    }
+    code = code_from_callback(authorization_callback(args, authorize_url(config, params)), state)
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": args.redirect_uri,
+        "code_verifier": verifier,
+    }
+    if auth is None:
+        data["client_id"] = args.client_id
+    return token_request(config, data, auth=auth)
+
+
 def _expect(page: requests.Response, path: str) -> None:
     if urlsplit(page.url).path != path:
         raise FlowError(f"expected the {path} page, got {page.url} (HTTP {page.status_code})")
