@@ -118,7 +118,9 @@ def _create_account(args) -> int:
     models.connect(settings.mongodb_uri, settings.mongodb_db)
     channel, address = ("sms", args.otp_sms) if args.otp_sms else ("email", args.otp_email)
     try:
-        account = create_account(args.username, password, args.fhir_user, channel, address)
+        account = create_account(
+            args.username, password, args.fhir_user, channel, address, args.external_subject
+        )
     except AccountError as error:
         print(f"Account not created: {error}", file=sys.stderr)
         return 1
@@ -189,6 +191,11 @@ def _add_create_account(sub) -> None:
     channel = account.add_mutually_exclusive_group(required=True)
     channel.add_argument("--otp-email", metavar="ADDRESS", help="send one-time codes by e-mail")
     channel.add_argument("--otp-sms", metavar="PHONE", help="send one-time codes by text message")
+    account.add_argument(
+        "--external-subject",
+        metavar="ID",
+        help="a Practitioner's national id as the external identity provider asserts it",
+    )
 
 
 def _add_register_client(sub) -> None:

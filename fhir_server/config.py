@@ -29,6 +29,13 @@ class Settings:
     login_max_failures: int = 5
     lockout_seconds: int = 15 * 60
     secret_key: str | None = None
+    # External professional identity provider (OpenID Connect); unset issuer = built-in login only
+    pro_idp_issuer: str | None = None
+    pro_idp_client_id: str | None = None
+    pro_idp_client_secret: str | None = None
+    pro_idp_scope: str = "openid"
+    pro_idp_id_claim: str = "sub"
+    pro_idp_name: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -57,6 +64,12 @@ class Settings:
             otp_lifetime=_int("FHIR_SERVER_OTP_LIFETIME", 15 * 60),
             login_max_failures=_int("FHIR_SERVER_LOGIN_MAX_FAILURES", 5),
             lockout_seconds=_int("FHIR_SERVER_LOCKOUT_SECONDS", 15 * 60),
+            pro_idp_issuer=os.environ.get("FHIR_SERVER_PRO_IDP_ISSUER") or None,
+            pro_idp_client_id=os.environ.get("FHIR_SERVER_PRO_IDP_CLIENT_ID") or None,
+            pro_idp_client_secret=os.environ.get("FHIR_SERVER_PRO_IDP_CLIENT_SECRET") or None,
+            pro_idp_scope=os.environ.get("FHIR_SERVER_PRO_IDP_SCOPE") or "openid",
+            pro_idp_id_claim=os.environ.get("FHIR_SERVER_PRO_IDP_ID_CLAIM") or "sub",
+            pro_idp_name=os.environ.get("FHIR_SERVER_PRO_IDP_NAME") or None,
         )
         values.update(overrides)
         return cls(**values)

@@ -4,7 +4,9 @@ Behind the administrator credential FHIR_SERVER_ADMIN_TOKEN, sent as an RFC 6750
 (https://www.rfc-editor.org/rfc/rfc6750#section-3.1): none sent, 401 with WWW-Authenticate; a
 wrong one (or no administrator credential configured), 403.
 
-Body: {"username", "password", "fhir_user", "otp_channel": "email"|"sms", "otp_address"}.
+Body: {"username", "password", "fhir_user", "otp_channel": "email"|"sms", "otp_address"}, and
+for a Practitioner optionally "external_subject": their national id as the external identity
+provider asserts it (smart_auth.external_idp).
 """
 
 import hmac
@@ -46,16 +48,20 @@ def create():
             str(body.get("fhir_user") or ""),
             str(body.get("otp_channel") or "email"),
             str(body.get("otp_address") or ""),
+            str(body.get("external_subject") or "") or None,
         )
     except AccountExists as exc:
         return jsonify(error="conflict", error_description=str(exc)), 409
     except AccountError as exc:
         return jsonify(error="invalid_request", error_description=str(exc)), 400
-    response = jsonify(
-        username=account.username,
-        fhir_user=account.fhir_user,
-        otp_channel=account.otp_channel,
-        otp_address=account.otp_address,
-    )
+    created = {
+        "username": account.username,
+        "fhir_user": account.fhir_user,
+        "otp_channel": account.otp_channel,
+        "otp_address": account.otp_address,
+    }
+    if account.external_subject:
+        created["external_subject"] = account.external_subject
+    response = jsonify(created)
     response.headers["Cache-Control"] = "no-store"
     return response, 201

@@ -33,6 +33,7 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{2,99}$")
 _FHIR_USER = re.compile(r"^(Patient|Practitioner)/[A-Za-z0-9\-.]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 .-]{5,19}$")
+_EXTERNAL_SUBJECT = re.compile(r"^\S{1,200}$")
 
 
 class AccountError(ValueError):
@@ -71,11 +72,21 @@ def normalize_username(username: str) -> str:
 
 
 def create_account(
-    username: str, password: str, fhir_user: str, otp_channel: str, otp_address: str
+    username: str,
+    password: str,
+    fhir_user: str,
+    otp_channel: str,
+    otp_address: str,
+    external_subject: str | None = None,
 ) -> Account:
-    """Create a login account; raise AccountError (or AccountExists) with a reason."""
+    """Create a login account; raise AccountError (or AccountExists) with a reason.
+
+    `external_subject` links a Practitioner's account to the external identity provider's id
+    claim (smart_auth.external_idp).
+    """
     username = normalize_username(username)
     otp_address = (otp_address or "").strip()
+    external_subject = (external_subject or "").strip() or None
     if not _USERNAME.match(username):
         raise AccountError(
             "username: 3 to 100 characters among letters, digits and . _ @ + -, "
@@ -91,16 +102,26 @@ def create_account(
         raise AccountError(
             f"otp_address: not a valid {'e-mail address' if otp_channel == 'email' else 'phone number'}"
         )
+    if external_subject is not None:
+        if not fhir_user.startswith("Practitioner/"):
+            raise AccountError("external_subject: only for a Practitioner's account")
+        if not _EXTERNAL_SUBJECT.match(external_subject):
+            raise AccountError("external_subject: 1 to 200 characters, no spaces")
+        if Account.objects(external_subject=external_subject).first() is not None:
+            raise AccountExists("external_subject: already linked to another account")
     account = Account(
         username=username,
         password_hash=HASHER.hash(password),
         fhir_user=fhir_user,
         otp_channel=otp_channel,
         otp_address=otp_address,
+        external_subject=external_subject,
     )
     try:
         return account.save(force_insert=True)
     except me.NotUniqueError as exc:
+        if Account.objects(username=username).first() is None:
+            raise AccountExists("external_subject: already linked to another account") from exc
         raise AccountExists(f"username: '{username}' is already taken") from exc
 
 

@@ -6,7 +6,8 @@ GET /auth/authorize is validated by the authlib server (`auth.extra["server"]`);
 request then waits in the signed session while the person gives their password, then the code
 sent to them, then approves or refuses. Approval asks the server for the redirect with a code;
 refusal redirects with `error=access_denied` (RFC 6749 section 4.1.2.1). The password never
-enters the session.
+enters the session. When FHIR_SERVER_PRO_IDP_ISSUER is set, professionals may instead sign in
+with that OpenID Connect provider (smart_auth.external_idp), which replaces password and code.
 """
 
 import logging
@@ -30,7 +31,7 @@ from flask import (
     url_for,
 )
 
-from smart_auth import account_admin, csrf, request_log
+from smart_auth import account_admin, csrf, external_idp, request_log
 from smart_auth.accounts import LoginPolicy, LoginRefused, authenticate, find_account
 from smart_auth.authorized_apps import authorized_apps, record_grant, revoke_grant
 from smart_auth.models import Account, OAuthClient
@@ -97,6 +98,7 @@ def init_app(app: Flask) -> None:
     )
     app.register_blueprint(bp)
     app.register_blueprint(account_admin.bp)
+    external_idp.init_app(app)
     request_log.install()
 
 
@@ -185,10 +187,32 @@ def code_submit():
             session.pop("code_hint", None)
             return _login_page(refused.message, 401)
         return _page("code.html", 401, hint=session.get("code_hint"), message=refused.message)
-    _sign_in(account)
-    if "authz" in session:
-        return redirect(url_for(".consent"))
-    return redirect(session.pop("next", None) or url_for(".apps"))
+    return _signed_in_redirect(account)
+
+
+@bp.get("/login/external")
+def login_external():
+    """A professional signs in with the external provider instead of password and code."""
+    if external_idp.provider() is None:
+        return _error(404, "Not available", "This server has no external identity provider.")
+    try:
+        return external_idp.redirect_to_provider(
+            url_for(".login_external_callback", _external=True)
+        )
+    except external_idp.ExternalLoginRefused as refused:
+        return _error(refused.status, refused.title, refused.message)
+
+
+@bp.get("/login/external/callback")
+def login_external_callback():
+    """The provider's answer (OpenID Connect Core 1.0 section 3.1.2.5); then as after the code."""
+    if external_idp.provider() is None:
+        return _error(404, "Not available", "This server has no external identity provider.")
+    try:
+        account = external_idp.complete()
+    except external_idp.ExternalLoginRefused as refused:
+        return _error(refused.status, refused.title, refused.message)
+    return _signed_in_redirect(account)
 
 
 @bp.get("/consent")
@@ -291,7 +315,15 @@ def _error(status: int, title: str, message: str):
 def _login_page(message: str | None = None, status: int = 200, username: str = ""):
     pending = session.get("authz")
     app_name = _client_name(pending["params"].get("client_id")) if pending else None
-    return _page("login.html", status, message=message, username=username, app_name=app_name)
+    external = external_idp.provider()
+    return _page(
+        "login.html",
+        status,
+        message=message,
+        username=username,
+        app_name=app_name,
+        external_name=external.name if external else None,
+    )
 
 
 def _oauth_error(server, error: OAuth2Error):
@@ -317,6 +349,14 @@ def _replay(server, pending: dict, account: Account):
 def _issued_code(response: Response) -> bool:
     location = response.headers.get("Location", "")
     return response.status_code in (302, 303) and "code" in parse_qs(urlsplit(location).query)
+
+
+def _signed_in_redirect(account: Account):
+    """Sign the person in, then on to the waiting app's consent page (or where they were going)."""
+    _sign_in(account)
+    if "authz" in session:
+        return redirect(url_for(".consent"))
+    return redirect(session.pop("next", None) or url_for(".apps"))
 
 
 def _sign_in(account: Account) -> None:

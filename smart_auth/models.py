@@ -27,6 +27,9 @@ class Account(_Base):
     fhir_user = me.StringField(required=True)  # "Patient/<id>" or "Practitioner/<id>"
     otp_channel = me.StringField(choices=("email", "sms"), default="email")
     otp_address = me.StringField(required=True)  # where one-time codes are sent
+    # The professional's national id as the external identity provider asserts it (its
+    # FHIR_SERVER_PRO_IDP_ID_CLAIM claim, e.g. an RPPS number); None: built-in login only.
+    external_subject = me.StringField(unique=True, sparse=True)
     failed_logins = me.IntField(default=0)
     locked_until = me.DateTimeField()
     created = me.DateTimeField(default=utcnow)

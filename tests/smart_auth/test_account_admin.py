@@ -63,3 +63,17 @@ def test_not_json_is_400(app):
         "/auth/admin/accounts", data="x", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     )
     assert response.status_code == 400
+
+
+def test_practitioner_account_linked_to_the_external_provider(app):
+    response = post(app, {**BODY, "external_subject": "10001234567"})
+    assert response.status_code == 201
+    assert response.get_json()["external_subject"] == "10001234567"
+    other = {**BODY, "username": "dr.other", "external_subject": "10001234567"}
+    response = post(app, other)
+    assert (
+        response.status_code == 409
+        and "external_subject" in response.get_json()["error_description"]
+    )
+    patient = {**BODY, "username": "alice", "fhir_user": "Patient/p1", "external_subject": "x"}
+    assert post(app, patient).status_code == 400
