@@ -2,6 +2,7 @@
 
 fhir-server serve [--host H] [--port P] [--workers N] [--dev] [--demo]
 fhir-server create-indexes
+fhir-server rotate-keys           (new signing key; the old one stays published until its tokens expire)
 fhir-server load FILE...        (JSON resources or Bundles, NDJSON one resource a line)
 fhir-server create-account --username U --password-stdin --fhir-user Patient/x --otp-email A
 fhir-server register-client --name N [--redirect-uri U]... [--auth-method M] [--jwks FILE]
@@ -232,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         "--demo", action="store_true", help="load the demo data from examples/demo first"
     )
     sub.add_parser("create-indexes", help="create the indexes the server declares")
+    sub.add_parser(
+        "rotate-keys",
+        help="sign new tokens with a new key; the old one stays published until its tokens expire",
+    )
     load = sub.add_parser("load", help="load resources (JSON, Bundles, NDJSON) into the store")
     load.add_argument("files", nargs="+", type=Path)
     _add_create_account(sub)
@@ -248,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     carnet = build(Settings.from_env())
     if args.command == "create-indexes":
         print("Indexes created.")
+        return 0
+    if args.command == "rotate-keys":
+        print(f"Now signing with key {carnet.auth.keys.rotate()}.")
         return 0
     loaded, failed = load_files(carnet, args.files)
     print(f"{loaded} loaded, {failed} failed")

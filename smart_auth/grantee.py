@@ -16,6 +16,7 @@ class Grantee:
     purpose_of_use: str = "normal"
     purpose_reason: str | None = None
     need_patient_banner: bool = True
+    family: str | None = None  # the code a chain of tokens comes from (smart_auth.replay)
 
     @property
     def actor(self) -> str:
@@ -30,4 +31,5 @@ class Grantee:
             purpose_of_use=record.purpose_of_use or "normal",
             purpose_reason=record.purpose_reason,
             need_patient_banner=bool(record.need_patient_banner),
+            family=getattr(record, "family", None) or getattr(record, "code_hash", None),
         )

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error, grants
 
-from smart_auth import launch, opaque, scope_rules
+from smart_auth import launch, opaque, replay, scope_rules
 from smart_auth.grantee import Grantee
 from smart_auth.models import AuthorizationCode, RefreshToken, utcnow
 from smart_auth.rfc7523 import PRIVATE_KEY_JWT
@@ -97,10 +97,17 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client) -> StoredCode | None:
         # Claimed atomically: a code is redeemed at most once, even by concurrent requests.
+        digest = opaque.digest(code)
         record = AuthorizationCode.objects(
-            code_hash=opaque.digest(code), client_id=client.client_id, used=False
+            code_hash=digest, client_id=client.client_id, used=False
         ).modify(set__used=True, new=True)
-        if record is None or record.expires_at <= utcnow():
+        if record is None:
+            if AuthorizationCode.objects(
+                code_hash=digest, client_id=client.client_id, used=True
+            ).first():
+                replay.revoke_family(digest)  # RFC 6749 4.1.2: a code used twice
+            return None
+        if record.expires_at <= utcnow():
             return None
         return StoredCode(record)
 
@@ -130,10 +137,16 @@ class RotatingRefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> StoredRefreshToken | None:
         # Claimed (revoked) atomically: a refresh token works once, then only its successor.
-        record = RefreshToken.objects(
-            token_hash=opaque.digest(refresh_token), revoked=False
-        ).modify(set__revoked=True, new=True)
-        if record is None or record.expires_at <= utcnow():
+        digest = opaque.digest(refresh_token)
+        record = RefreshToken.objects(token_hash=digest, revoked=False).modify(
+            set__revoked=True, new=True
+        )
+        if record is None:
+            replayed = RefreshToken.objects(token_hash=digest, revoked=True).first()
+            if replayed is not None and replayed.family:
+                replay.revoke_family(replayed.family)  # RFC 9700 4.14.2: a rotated-out token
+            return None
+        if record.expires_at <= utcnow():
             return None
         return StoredRefreshToken(record)
 

@@ -102,9 +102,23 @@ class RefreshToken(_Base):
     need_patient_banner = me.BooleanField(default=True)
     expires_at = me.DateTimeField(required=True)
     revoked = me.BooleanField(default=False)
+    family = me.StringField()  # the authorization code this chain of refreshes started from
     meta = {
         "collection": "auth_refresh_tokens",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}, "family"],
+    }
+
+
+class IssuedToken(_Base):
+    """An access token issued from an authorization code or its refreshes (its family), so a
+    replayed code or refresh token can revoke everything that came from it."""
+
+    jti = me.StringField(required=True, unique=True)
+    family = me.StringField(required=True)
+    expires_at = me.DateTimeField(required=True)
+    meta = {
+        "collection": "auth_issued_tokens",
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}, "family"],
     }
 
 

@@ -8,7 +8,7 @@ granted. Refresh tokens are opaque and stored as digests with the context they r
 
 from datetime import timedelta
 
-from smart_auth import opaque, scope_rules
+from smart_auth import opaque, replay, scope_rules
 from smart_auth.grantee import Grantee
 from smart_auth.models import RefreshToken, utcnow
 from smart_auth.tokens import TokenService
@@ -55,6 +55,8 @@ class TokenResponder:
                 purpose_reason=user.purpose_reason,
                 lifetime=expires_in,
             )
+            if user.family:
+                replay.record_issued(claims["jti"], user.family, claims["exp"])
         token = {
             "token_type": "Bearer",
             "access_token": access,
@@ -85,4 +87,5 @@ class TokenResponder:
             purpose_reason=user.purpose_reason,
             need_patient_banner=user.need_patient_banner,
             expires_at=utcnow() + timedelta(seconds=self.refresh_lifetime),
+            family=user.family,
         ).save()

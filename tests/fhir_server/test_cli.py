@@ -78,3 +78,10 @@ def test_serve_answers_metadata_over_real_http(monkeypatch):
         output = process.communicate(timeout=20)[0].decode()
         _drop(db_name)
     assert "EMBEDDED" in output or os.environ.get("MONGODB_URI")
+
+
+def test_rotate_keys_names_the_new_key(monkeypatch, capsys):
+    db_name = _scratch_db(monkeypatch)
+    assert main(["rotate-keys"]) == 0
+    assert capsys.readouterr().out.startswith("Now signing with key ")
+    _drop(db_name)

@@ -235,3 +235,23 @@ def test_authorization_for_another_fhir_server_is_refused(oauth, app_client, ali
         and query["error"] == "invalid_request"
         and "aud" in query["error_description"]
     )
+
+
+def test_a_replayed_code_revokes_the_tokens_it_gave(app, oauth, app_client, alice):
+    code, verifier = oauth.code(app_client, alice, SCOPE)
+    first = oauth.exchange(app_client, code, verifier).get_json()
+    reader = FhirClient(app.test_client(), first["access_token"])
+    assert reader.get("DocumentReference").status_code == 200
+    oauth_error(oauth.exchange(app_client, code, verifier), "invalid_grant")
+    assert reader.get("DocumentReference").status_code == 401
+    oauth_error(oauth.refresh(app_client, first["refresh_token"]), "invalid_grant")
+
+
+def test_a_replayed_refresh_token_revokes_its_whole_chain(app, oauth, app_client, alice):
+    first = oauth.login_tokens(app_client, alice, SCOPE)
+    second = oauth.refresh(app_client, first["refresh_token"]).get_json()
+    reader = FhirClient(app.test_client(), second["access_token"])
+    assert reader.get("DocumentReference").status_code == 200
+    oauth_error(oauth.refresh(app_client, first["refresh_token"]), "invalid_grant")
+    assert reader.get("DocumentReference").status_code == 401
+    oauth_error(oauth.refresh(app_client, second["refresh_token"]), "invalid_grant")
