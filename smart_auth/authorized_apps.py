@@ -11,6 +11,7 @@ from datetime import datetime
 from bson import ObjectId
 from bson.errors import InvalidId
 
+from smart_auth import replay
 from smart_auth.models import AppGrant, OAuthClient, RefreshToken, utcnow
 from smart_auth.scope_text import Permission, describe
 
@@ -53,7 +54,7 @@ def authorized_apps(fhir_user: str) -> list[AuthorizedApp]:
 
 
 def revoke_grant(fhir_user: str, grant_id: str) -> bool:
-    """Revoke one of `fhir_user`'s grants and that app's refresh tokens for them."""
+    """Revoke one of `fhir_user`'s grants and every token that app holds for them."""
     try:
         oid = ObjectId(grant_id)
     except (InvalidId, TypeError):
@@ -62,7 +63,8 @@ def revoke_grant(fhir_user: str, grant_id: str) -> bool:
     if grant is None:
         return False
     grant.update(set__revoked_at=utcnow())
-    RefreshToken.objects(client_id=grant.client_id, fhir_user=fhir_user, revoked=False).update(
-        set__revoked=True
-    )
+    held = RefreshToken.objects(client_id=grant.client_id, fhir_user=fhir_user)
+    for family in {t.family for t in held if t.family}:
+        replay.revoke_family(family)
+    held.filter(revoked=False).update(set__revoked=True)
     return True

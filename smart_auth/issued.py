@@ -4,7 +4,7 @@ An access token is our signed JWT: it is active when it verifies (signature, iss
 expiry, revocation list). A refresh token is looked up by its digest.
 """
 
-from smart_auth import opaque
+from smart_auth import opaque, replay
 from smart_auth.models import RefreshToken, utcnow
 from smart_auth.oidc import user_claims
 from smart_auth.tokens import InvalidToken, TokenService
@@ -78,7 +78,11 @@ class IssuedRefreshToken:
         return body
 
     def revoke(self, tokens: TokenService) -> None:
+        """The refresh token and, through its chain, the access tokens it renewed (RFC 7009 2.1:
+        the server may revoke the access tokens issued from the same grant)."""
         RefreshToken.objects(id=self.record.id).update(set__revoked=True)
+        if self.record.family:
+            replay.revoke_family(self.record.family)
 
 
 def find(

@@ -54,3 +54,30 @@ def test_a_client_cannot_revoke_another_clients_token(app, oauth, app_client, al
     other = oauth.public_app()
     assert revoke(oauth, other, token["access_token"]).status_code == 400
     assert FhirClient(app.test_client(), token["access_token"]).get("Patient").status_code != 401
+
+
+def test_revoking_a_refresh_token_also_revokes_the_access_tokens_it_came_with(
+    app, oauth, app_client, alice, fhir
+):
+    fhir.put("Patient/alice", {"resourceType": "Patient", "id": "alice"})
+    token = oauth.login_tokens(app_client, alice, SCOPE)
+    reader = FhirClient(app.test_client(), token["access_token"])
+    assert reader.get("Patient/alice").status_code == 200
+    assert revoke(oauth, app_client, token["refresh_token"], "refresh_token").status_code == 200
+    assert_outcome(reader.get("Patient/alice"), 401)
+
+
+def test_revoking_an_app_stops_its_access_tokens_at_once(app, oauth, app_client, alice, fhir):
+    from smart_auth.authorized_apps import revoke_grant
+    from smart_auth.models import AppGrant
+
+    fhir.put("Patient/alice", {"resourceType": "Patient", "id": "alice"})
+    token = oauth.login_tokens(app_client, alice, SCOPE)
+    reader = FhirClient(app.test_client(), token["access_token"])
+    assert reader.get("Patient/alice").status_code == 200
+    grant = AppGrant(
+        fhir_user="Patient/alice", client_id=app_client["client_id"], scope=SCOPE
+    ).save()
+    assert revoke_grant("Patient/alice", str(grant.id))
+    assert_outcome(reader.get("Patient/alice"), 401)
+    assert oauth.refresh(app_client, token["refresh_token"]).status_code == 400
