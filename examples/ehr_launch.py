@@ -22,6 +22,7 @@ from smart_common import (
     authorization_code_flow,
     base_parser,
     discover,
+    run_flow,
     step,
 )
 
@@ -72,13 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-secret", default=DEMO_SECRET, help="default: the DEMO secret")
     parser.add_argument("--patient", default="Patient/demo-alice")
     parser.add_argument("--scope", default=SCOPE)
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (FlowError, requests.RequestException) as error:
-        print(f"Failed: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_flow(run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

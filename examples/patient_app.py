@@ -14,7 +14,6 @@ approves; the callback brings a code, exchanged with the verifier for a token na
 
 import sys
 
-import requests
 from smart_common import (
     Fhir,
     FlowError,
@@ -22,6 +21,7 @@ from smart_common import (
     authorization_code_flow,
     base_parser,
     discover,
+    run_flow,
 )
 
 SCOPE = "openid fhirUser launch/patient patient/Patient.rs patient/DocumentReference.rs"
@@ -51,13 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     add_login_args(parser, "alice", "demo-alice-password")
     parser.add_argument("--client-id", default="demo-patient-app")
     parser.add_argument("--scope", default=SCOPE)
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (FlowError, requests.RequestException) as error:
-        print(f"Failed: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_flow(run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import sys
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -253,6 +254,16 @@ def authorization_code_flow(args, config: dict, extra: dict | None = None, auth=
     if auth is None:
         data["client_id"] = args.client_id
     return token_request(config, data, auth=auth)
+
+
+def run_flow(run, args) -> int:
+    """Run one example flow; a refusal or a network error is reported, exit status 1."""
+    try:
+        run(args)
+    except (FlowError, requests.RequestException) as error:
+        print(f"Failed: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _expect(page: requests.Response, path: str) -> None:

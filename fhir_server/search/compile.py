@@ -30,32 +30,25 @@ def split_or(raw: str) -> list[str]:
     `\\,` becomes a plain comma; the other escapes (`\\|` `\\$` `\\\\`) are kept for
     `split_pipes` / `unescape`, so an escaped pipe is never taken for a system separator.
     """
-    parts, current, escaped = [], "", False
-    for ch in raw:
-        if escaped:
-            current += ch if ch == "," else "\\" + ch
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == ",":
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    parts.append(current + ("\\" if escaped else ""))
-    return parts
+    return _split(raw, ",", ",")
 
 
 def split_pipes(value: str) -> list[str]:
     """Split one value on unescaped `|`, resolving the escapes `\\|` `\\$` `\\\\`."""
+    return _split(value, "|", "|$\\,")
+
+
+def _split(raw: str, separator: str, resolved: str) -> list[str]:
+    """Split on unescaped `separator`; escapes of the characters in `resolved` are resolved,
+    other escapes kept as written for a later step."""
     parts, current, escaped = [], "", False
-    for ch in value:
+    for ch in raw:
         if escaped:
-            current += ch if ch in "|$\\," else "\\" + ch
+            current += ch if ch in resolved else "\\" + ch
             escaped = False
         elif ch == "\\":
             escaped = True
-        elif ch == "|":
+        elif ch == separator:
             parts.append(current)
             current = ""
         else:
