@@ -7,11 +7,18 @@ resource is written and copied onto every stored version.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from fhir_server.errors import Forbidden
 from smart_auth.context import AccessContext
 
 MATCH_NOTHING = {"_id": {"$in": []}}
+
+# TRE_A07-StatutVisibiliteDocument (DOMAIN.md), in DocumentReference.securityLabel.
+VISIBILITY_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/TRE-A07-StatutVisibiliteDocument"
+INVISIBLE_PATIENT = f"{VISIBILITY_SYSTEM}|INVISIBLE_PATIENT"
+# CSP R1111-53: a document kept from the patient becomes visible to them after one month.
+INVISIBLE_PATIENT_DELAY = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -22,8 +29,15 @@ class ReadRule:
     predicate: dict
 
 
-def access_fields(resource: dict) -> dict:
-    """Policy-relevant facts of a resource, stored as its `acl` sub-document."""
+def access_fields(
+    resource: dict, previous: dict | None = None, moment: datetime | None = None
+) -> dict:
+    """Policy-relevant facts of a resource, stored as its `acl` sub-document.
+
+    `previous` is the acl of the version being replaced, `moment` the write's time: a document
+    deposited invisible to the patient keeps the date it becomes visible on its own
+    (`visible_from`) for as long as the label stays.
+    """
     # DocumentReference.securityLabel holds CodeableConcepts, meta.security Codings.
     codings = [
         coding
@@ -38,7 +52,11 @@ def access_fields(resource: dict) -> dict:
             if isinstance(c, dict) and c.get("code")
         }
     )
-    return {"labels": labels}
+    acl: dict = {"labels": labels}
+    if INVISIBLE_PATIENT in labels:
+        kept = (previous or {}).get("visible_from")
+        acl["visible_from"] = kept or (moment or datetime.now(UTC)) + INVISIBLE_PATIENT_DELAY
+    return acl
 
 
 class Policy:
@@ -50,13 +68,35 @@ class Policy:
         if ctx.actor_kind == "patient" and ctx.patient:
             if resource_type in ("Practitioner", "PractitionerRole", "Organization"):
                 return ReadRule("directory-public", {})
-            return ReadRule("patient-own-compartment", {"pk": ctx.patient})
+            # Their whole record, but for documents a professional keeps from them until the
+            # consultation that announces them, or until the delay of CSP R1111-53 has passed.
+            announced = {
+                "$or": [
+                    {"acl.labels": {"$ne": INVISIBLE_PATIENT}},
+                    {"acl.visible_from": {"$lte": datetime.now(UTC)}},
+                ]
+            }
+            return ReadRule("patient-own-record", {"pk": ctx.patient, **announced})
         return ReadRule("deny-by-default", MATCH_NOTHING)
 
-    def check_write(self, ctx: AccessContext, resource_type: str, compartment: str | None) -> str:
+    def check_write(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        compartment: str | None,
+        acl: dict | None = None,
+        previous: dict | None = None,
+    ) -> str:
         """Return the name of the rule that permits the write, or raise Forbidden."""
         if ctx.actor_kind in ("operator", "system"):
             return "system-full-access"
         if ctx.actor_kind == "patient" and ctx.patient and compartment == ctx.patient:
+            was = INVISIBLE_PATIENT in (previous or {}).get("labels", [])
+            now_ = INVISIBLE_PATIENT in (acl or {}).get("labels", [])
+            if was != now_:
+                raise Forbidden(
+                    "Only a professional sets or lifts INVISIBLE_PATIENT "
+                    "(rule: invisible-patient-set-by-professionals)"
+                )
             return "patient-own-compartment"
         raise Forbidden(f"Writing {resource_type} here is not permitted (rule: deny-by-default)")

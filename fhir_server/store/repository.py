@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from consent.policy import Policy, access_fields
 from fhir_server import jsonio
-from fhir_server.errors import Conflict, FhirError, Gone, NotFound, PreconditionFailed
+from fhir_server.errors import Conflict, FhirError, Forbidden, Gone, NotFound, PreconditionFailed
 from fhir_server.resources import SUPPORTED_TYPES
 from fhir_server.search.extract import extract
 from fhir_server.search.registry import Registry
@@ -295,6 +295,11 @@ class Store:
                     f"Version conflict on {resource_type}/{id}: If-Match asked for version "
                     f"{expected_vid}, the current version is {have}"
                 )
+            if current is not None and not self.find(
+                ctx, resource_type, {"_id": id}, limit=1, uow=tx
+            ):
+                # Another version exists that this caller may not see: say no more than that.
+                raise Forbidden(f"{resource_type}/{id} cannot be written by this caller")
             if current is not None:
                 vid = current["vid"] + 1
             elif must_be_new:  # a server-assigned id has no earlier versions
@@ -306,8 +311,10 @@ class Store:
             self.enforcer.check_write(
                 ctx, resource_type, pk, "create" if current is None else "update"
             )
-            rule = self.policy.check_write(ctx, resource_type, pk)
-            acl = access_fields(resource)
+            acl = access_fields(resource, current.get("acl") if current else None, moment)
+            rule = self.policy.check_write(
+                ctx, resource_type, pk, acl, current.get("acl") if current else None
+            )
             extra: dict = {}
             if prepare is not None:
                 resource, extra = prepare(resource, tx)

@@ -1,0 +1,85 @@
+"""INVISIBLE_PATIENT (TRE_A07, CSP R1111-53): a document kept from the patient until announced.
+
+The patient's own record, minus documents a professional deposited invisible to them, until the
+label is lifted or one month has passed; and never a trace of them meanwhile.
+"""
+
+import pytest
+
+import consent.policy
+from consent.policy import VISIBILITY_SYSTEM
+from tests.conftest import assert_outcome
+
+LABEL = {"coding": [{"system": VISIBILITY_SYSTEM, "code": "INVISIBLE_PATIENT"}]}
+
+
+def _doc(label: bool) -> dict:
+    doc = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "subject": {"reference": "Patient/alice"},
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11502-2"}]},
+        "content": [{"attachment": {"contentType": "application/pdf", "url": "Binary/x"}}],
+    }
+    if label:
+        doc["securityLabel"] = [LABEL]
+    return doc
+
+
+@pytest.fixture
+def alice(fhir, client_for):
+    assert fhir.put("Patient/alice", {"resourceType": "Patient", "id": "alice"}).status_code == 201
+    return client_for(
+        "patient/DocumentReference.cruds patient/Patient.rs",
+        "patient",
+        patient="Patient/alice",
+        fhir_user="Patient/alice",
+    )
+
+
+def test_the_patient_sees_no_trace_of_a_document_kept_from_them(fhir, alice):
+    visible = fhir.create(_doc(label=False))["id"]
+    hidden = fhir.create(_doc(label=True))["id"]
+    assert fhir.ids("DocumentReference?patient=Patient/alice") == sorted([visible, hidden])
+    assert alice.ids("DocumentReference") == [visible]
+    assert alice.search("DocumentReference?_summary=count")["total"] == 1
+    assert alice.search("DocumentReference?type=11502-2")["total"] == 1
+    for url in (
+        f"DocumentReference/{hidden}",
+        f"DocumentReference/{hidden}/_history",
+        f"DocumentReference/{hidden}/_history/1",
+    ):
+        response = alice.get(url)
+        assert_outcome(response, 404)
+        assert "INVISIBLE" not in response.get_data(as_text=True)
+    included = alice.search("Patient?_id=alice&_revinclude=DocumentReference:subject")
+    assert hidden not in [e["resource"]["id"] for e in included["entry"]]
+
+
+def test_the_patient_cannot_overwrite_or_unlabel_it(fhir, alice, snapshot):
+    hidden = fhir.create(_doc(label=True))["id"]
+    before = snapshot()
+    response = alice.put(f"DocumentReference/{hidden}", {**_doc(label=False), "id": hidden})
+    assert_outcome(response, 403)
+    assert "INVISIBLE" not in response.get_data(as_text=True)
+    assert snapshot() == before
+
+
+def test_lifting_the_label_shows_it_and_its_history(fhir, alice):
+    hidden = fhir.create(_doc(label=True))["id"]
+    lifted = {**_doc(label=False), "id": hidden}
+    assert fhir.put(f"DocumentReference/{hidden}", lifted).status_code == 200
+    assert alice.ids("DocumentReference") == [hidden]
+    assert alice.get(f"DocumentReference/{hidden}/_history/1").status_code == 200
+
+
+def test_it_becomes_visible_on_its_own_after_the_delay(fhir, alice, monkeypatch):
+    from datetime import timedelta
+
+    monkeypatch.setattr(consent.policy, "INVISIBLE_PATIENT_DELAY", timedelta(days=-1))
+    overdue = fhir.create(_doc(label=True))["id"]
+    assert alice.ids("DocumentReference") == [overdue]
+
+
+def test_a_patient_cannot_hide_their_own_document_from_themselves(alice):
+    assert_outcome(alice.post("DocumentReference", _doc(label=True)), 403)
