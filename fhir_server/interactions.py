@@ -13,6 +13,7 @@ from datetime import UTC
 import jsonpatch
 import jsonpointer
 
+from consent import labels
 from fhir_server import resources
 from fhir_server.errors import (
     BadRequest,
@@ -367,6 +368,20 @@ class Interactions:
         if not found:
             return Reply(204)
         return self.delete(ctx, resource_type, found["_id"], uow=uow)
+
+    def mask(self, ctx: AccessContext, id: str, masked: bool, *, prefer=None) -> Reply:
+        """`$mask` / `$unmask` on a DocumentReference: a new version with MASQUE_PS set or lifted."""
+        self._check_writable(ctx, "DocumentReference", "update")
+        current = self.store.read(ctx, "DocumentReference", id)
+        if labels.is_masked(current.resource) == masked:
+            return Reply(200, current.resource, version_headers(current, self.base_url))
+        stored, _ = self.store.write(
+            ctx,
+            labels.with_mask(current.resource, masked),
+            method="PUT",
+            expected_vid=current.vid,
+        )
+        return self._written(stored, False, prefer)
 
     # -- search and history -------------------------------------------------------------------
     def search(

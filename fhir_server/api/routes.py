@@ -212,6 +212,26 @@ class Instance(MethodView):
         )
 
 
+@blp.route("/DocumentReference/<string:id>/$mask")
+class Mask(MethodView):
+    def post(self, id):
+        """Mask a document from professionals (MASQUE_PS), keeping its other labels."""
+        http.response_type(request)
+        return http.render(
+            _services().mask(_ctx(), id, True, prefer=http.prefer(request, "return"))
+        )
+
+
+@blp.route("/DocumentReference/<string:id>/$unmask")
+class Unmask(MethodView):
+    def post(self, id):
+        """Lift MASQUE_PS from a document."""
+        http.response_type(request)
+        return http.render(
+            _services().mask(_ctx(), id, False, prefer=http.prefer(request, "return"))
+        )
+
+
 @blp.route("/<string:resource_type>/<string:id>/_history")
 class InstanceHistory(MethodView):
     def get(self, resource_type, id):
