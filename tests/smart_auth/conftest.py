@@ -217,3 +217,15 @@ def oauth(app):
     from tests.smart_auth.oauth_flows import OAuthDriver
 
     return OAuthDriver(app)
+
+
+@pytest.fixture
+def alice(carnet):
+    """A patient account for Patient/alice, for flows driven through OAuthDriver."""
+    return create_account("alice.durand", PASSWORD, "Patient/alice", "email", "a@example.fr")
+
+
+@pytest.fixture
+def app_client(oauth) -> dict:
+    """A public patient app (PKCE, no secret)."""
+    return oauth.public_app()

@@ -20,18 +20,8 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def alice(carnet):
-    return create_account("alice.durand", PASSWORD, "Patient/alice", "email", "a@example.fr")
-
-
-@pytest.fixture
 def doctor(carnet):
     return create_account("dr.house", PASSWORD, "Practitioner/rpps1", "sms", "+33600000000")
-
-
-@pytest.fixture
-def app_client(oauth) -> dict:
-    return oauth.public_app()
 
 
 def oauth_error(response, error: str) -> str:

@@ -1,23 +1,8 @@
 """Token revocation (RFC 7009): a revoked token stops working at once."""
 
-import pytest
-
-from smart_auth.accounts import create_account
 from tests.conftest import FhirClient, assert_outcome
 
 SCOPE = "launch/patient offline_access patient/*.rs"
-
-
-@pytest.fixture
-def alice(carnet):
-    return create_account(
-        "alice.roux", "correct horse battery staple", "Patient/alice", "email", "a@example.fr"
-    )
-
-
-@pytest.fixture
-def app_client(oauth) -> dict:
-    return oauth.public_app()
 
 
 def revoke(oauth, client: dict, token: str, hint: str | None = None):

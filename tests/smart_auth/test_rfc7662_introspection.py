@@ -5,15 +5,7 @@ https://hl7.org/fhir/smart-app-launch/token-introspection.html
 
 import pytest
 
-from smart_auth.accounts import create_account
 from tests.smart_auth.oauth_flows import basic_auth
-
-
-@pytest.fixture
-def alice(carnet):
-    return create_account(
-        "alice.petit", "correct horse battery staple", "Patient/alice", "email", "a@example.fr"
-    )
 
 
 @pytest.fixture
