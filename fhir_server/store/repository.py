@@ -283,23 +283,24 @@ class Store:
         """
         resource_type, id = resource["resourceType"], resource["id"]
         with self.unit_of_work(uow) as tx:
+            current = None
             # A new server-assigned id needs no lookup: the unique _id refuses a clash on insert.
-            current = (
-                None
-                if must_be_new
-                else self._current(resource_type).find_one({"_id": id}, session=tx.session)
-            )
+            if not must_be_new:
+                visible = self.find(ctx, resource_type, {"_id": id}, limit=1, uow=tx)
+                if visible:
+                    current = visible[0]
+                elif self._current(resource_type).find_one(
+                    {"_id": id}, {"_id": 1}, session=tx.session
+                ):
+                    # A version exists that this caller may not see: say no more than that
+                    # (checked before If-Match, whose answer would show its version).
+                    raise Forbidden(f"{resource_type}/{id} cannot be written by this caller")
             if expected_vid is not None and (current is None or current["vid"] != expected_vid):
                 have = current["vid"] if current else "none"
                 raise PreconditionFailed(
                     f"Version conflict on {resource_type}/{id}: If-Match asked for version "
                     f"{expected_vid}, the current version is {have}"
                 )
-            if current is not None and not self.find(
-                ctx, resource_type, {"_id": id}, limit=1, uow=tx
-            ):
-                # Another version exists that this caller may not see: say no more than that.
-                raise Forbidden(f"{resource_type}/{id} cannot be written by this caller")
             if current is not None:
                 vid = current["vid"] + 1
             elif must_be_new:  # a server-assigned id has no earlier versions

@@ -62,6 +62,13 @@ def test_the_patient_cannot_overwrite_or_unlabel_it(fhir, alice, snapshot):
     response = alice.put(f"DocumentReference/{hidden}", {**_doc(label=False), "id": hidden})
     assert_outcome(response, 403)
     assert "INVISIBLE" not in response.get_data(as_text=True)
+    stale = alice.put(
+        f"DocumentReference/{hidden}",
+        {**_doc(label=False), "id": hidden},
+        headers={"If-Match": 'W/"7"'},
+    )
+    assert_outcome(stale, 403)  # not a 412 that would tell its current version
+    assert "version" not in stale.get_data(as_text=True)
     assert snapshot() == before
 
 
