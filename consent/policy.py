@@ -1,24 +1,33 @@
-"""The access policy, compiled into MongoDB predicates for reads and verdicts for writes.
+"""The access policy of the national record, compiled into MongoDB predicates and write verdicts.
 
-Deny by default: a caller gets a predicate only through a named rule. The store ANDs the predicate
-into every query it issues (fhir_server.store.repository), so no read path can skip it.
-The fields the predicates look at (`pk`, `acl.*`) are computed here by `access_fields` when a
-resource is written and copied onto every stored version.
+Deny by default: a caller reads only through a named rule, and the store ANDs the rule's predicate
+into every query it issues (fhir_server.store.repository), so no read path can skip it. The
+predicates look only at `pk` (the patient compartment) and `acl` (consent.acl), never at bodies.
+Rules (DOMAIN.md; the README's access table is the same list):
+- the patient: their whole record, but documents deposited INVISIBLE_PATIENT until released;
+- a professional (practitioner, or a backend client acting for an organisation): the records of
+  patients who made them their attending doctor or named them in a permit Consent (care team),
+  masked documents only for the attending doctor, those given the right, and the depositor;
+  under break-glass / centre_15 the record in context unless the patient refused it (masked
+  documents hidden unless the operator allows them); always what they deposited themselves; never
+  anything of a record whose patient blocked them, in any mode;
+- the operator's platform clients: everything (every access audited);
+- the directory (Practitioner, PractitionerRole, Organization): every authenticated caller.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from consent import codes
+from consent.facts import Facts
+from consent.privacy import recorded_by_professional
 from fhir_server.errors import Forbidden
 from smart_auth.context import AccessContext
 
 MATCH_NOTHING = {"_id": {"$in": []}}
-
-# TRE_A07-StatutVisibiliteDocument (DOMAIN.md), in DocumentReference.securityLabel.
-VISIBILITY_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/TRE-A07-StatutVisibiliteDocument"
-INVISIBLE_PATIENT = f"{VISIBILITY_SYSTEM}|INVISIBLE_PATIENT"
-# CSP R1111-53: a document kept from the patient becomes visible to them after one month.
-INVISIBLE_PATIENT_DELAY = timedelta(days=30)
+# Kept importable under their earlier names.
+VISIBILITY_SYSTEM = codes.VISIBILITY_SYSTEM
+INVISIBLE_PATIENT = codes.INVISIBLE_LABEL
 
 
 @dataclass(frozen=True)
@@ -29,74 +38,260 @@ class ReadRule:
     predicate: dict
 
 
-def access_fields(
-    resource: dict, previous: dict | None = None, moment: datetime | None = None
-) -> dict:
-    """Policy-relevant facts of a resource, stored as its `acl` sub-document.
+@dataclass(frozen=True)
+class Access:
+    """What one professional may read, across records, for one request."""
 
-    `previous` is the acl of the version being replaced, `moment` the write's time: a document
-    deposited invisible to the patient keeps the date it becomes visible on its own
-    (`visible_from`) for as long as the label stays.
-    """
-    # DocumentReference.securityLabel holds CodeableConcepts, meta.security Codings.
-    codings = [
-        coding
-        for concept in resource.get("securityLabel", [])
-        if isinstance(concept, dict)
-        for coding in concept.get("coding", [])
-    ] + list(resource.get("meta", {}).get("security", []))
-    labels = sorted(
-        {
-            f"{c.get('system', '')}|{c.get('code', '')}"
-            for c in codings
-            if isinstance(c, dict) and c.get("code")
-        }
-    )
-    acl: dict = {"labels": labels}
-    if INVISIBLE_PATIENT in labels:
-        kept = (previous or {}).get("visible_from")
-        acl["visible_from"] = kept or (moment or datetime.now(UTC)) + INVISIBLE_PATIENT_DELAY
-    return acl
+    me: tuple[str, ...]  # the references the caller is known by
+    full: tuple[str, ...]  # records read whole, masked documents included
+    plain: tuple[str, ...]  # records read without masked documents
+    blocked: tuple[str, ...]  # records whose patient blocked the caller
+    rules: dict  # pk -> the rule that opened (or closed) it
+
+
+@dataclass(frozen=True)
+class WriteIntent:
+    """A write the store is about to make: the resource before and after, and their acl."""
+
+    resource_type: str
+    interaction: str  # create, update or delete
+    pk: str | None
+    acl: dict | None = None
+    previous_acl: dict | None = None
+    resource: dict | None = None
+    previous: dict | None = None
+
+
+def _or(branches: list[dict]) -> dict:
+    if not branches:
+        return MATCH_NOTHING
+    return branches[0] if len(branches) == 1 else {"$or": branches}
 
 
 class Policy:
-    """Deny-by-default access decisions. Issue #4 grows the professional and patient rules here."""
+    """Deny-by-default access decisions for every read and write."""
 
+    def __init__(self, emergency_sees_masked: bool = False):
+        self.emergency_sees_masked = emergency_sees_masked
+        self.facts: Facts | None = None
+
+    def bind(self, facts: Facts) -> None:
+        self.facts = facts
+
+    # -- reads ----------------------------------------------------------------------------------
     def read_rule(self, ctx: AccessContext, resource_type: str) -> ReadRule:
-        if ctx.actor_kind in ("operator", "system"):
-            return ReadRule("system-full-access", {})
+        if ctx.actor_kind == "operator" or (ctx.actor_kind == "system" and ctx.platform):
+            return ReadRule("platform-full-access", {})
+        if resource_type in codes.DIRECTORY_TYPES:
+            return ReadRule("directory-public", {})
         if ctx.actor_kind == "patient" and ctx.patient:
-            if resource_type in ("Practitioner", "PractitionerRole", "Organization"):
-                return ReadRule("directory-public", {})
-            # Their whole record, but for documents a professional keeps from them until the
-            # consultation that announces them, or until the delay of CSP R1111-53 has passed.
-            announced = {
-                "$or": [
-                    {"acl.labels": {"$ne": INVISIBLE_PATIENT}},
-                    {"acl.visible_from": {"$lte": datetime.now(UTC)}},
-                ]
-            }
-            return ReadRule("patient-own-record", {"pk": ctx.patient, **announced})
+            return self._patient_rule(ctx)
+        if self._is_professional(ctx):
+            return self._professional_rule(ctx, resource_type)
         return ReadRule("deny-by-default", MATCH_NOTHING)
 
-    def check_write(
-        self,
-        ctx: AccessContext,
-        resource_type: str,
-        compartment: str | None,
-        acl: dict | None = None,
-        previous: dict | None = None,
-    ) -> str:
-        """Return the name of the rule that permits the write, or raise Forbidden."""
-        if ctx.actor_kind in ("operator", "system"):
-            return "system-full-access"
-        if ctx.actor_kind == "patient" and ctx.patient and compartment == ctx.patient:
-            was = INVISIBLE_PATIENT in (previous or {}).get("labels", [])
-            now_ = INVISIBLE_PATIENT in (acl or {}).get("labels", [])
-            if was != now_:
+    @staticmethod
+    def _is_professional(ctx: AccessContext) -> bool:
+        return ctx.actor_kind == "practitioner" or (
+            ctx.actor_kind == "system" and bool(ctx.organization)
+        )
+
+    @staticmethod
+    def _patient_rule(ctx: AccessContext) -> ReadRule:
+        # Their whole record, but for documents a professional keeps from them until the
+        # consultation that announces them, or until the delay of CSP R1111-53 has passed.
+        announced = {
+            "$or": [
+                {"acl.labels": {"$ne": codes.INVISIBLE_LABEL}},
+                {"acl.visible_from": {"$lte": datetime.now(UTC)}},
+            ]
+        }
+        return ReadRule("patient-own-record", {"pk": ctx.patient, **announced})
+
+    def _professional_rule(self, ctx: AccessContext, resource_type: str) -> ReadRule:
+        access = self.access(ctx)
+        own = {"acl.by": {"$in": list(access.me)}}
+        if access.blocked:
+            own["pk"] = {"$nin": list(access.blocked)}
+        name = access.rules.get(ctx.patient, "own-deposits") if ctx.patient else "care-team"
+        if resource_type in codes.PATIENT_PRIVATE_TYPES:
+            # Who looked at the record and the patient's privacy choices are the patient's:
+            # a professional reads only the consent its own software recorded.
+            return ReadRule("own-deposits", own)
+        branches = []
+        if access.full:
+            branches.append({"pk": {"$in": list(access.full)}})
+        if access.plain:
+            branches.append(
+                {"pk": {"$in": list(access.plain)}, "acl.labels": {"$ne": codes.MASKED_LABEL}}
+            )
+        branches.append(own)
+        return ReadRule(name, _or(branches))
+
+    def me(self, ctx: AccessContext) -> set[str]:
+        """The references a professional is known by: themselves and their organisations."""
+        refs = {ref for ref in (ctx.actor_ref, ctx.organization) if ref}
+        if ctx.actor_kind == "practitioner" and ctx.actor_ref and self.facts:
+            refs |= self.facts.organisations(ctx, ctx.actor_ref)
+        return refs
+
+    def access(self, ctx: AccessContext) -> Access:
+        """The records a professional may read in this request, and by which rule."""
+        if "access" in ctx.cache:
+            return ctx.cache["access"]
+        if self.facts is None:
+            raise RuntimeError("Policy.bind(facts) must be called when the app is built")
+        me = self.me(ctx)
+        records = dict(self.facts.records_naming(ctx, me))
+        emergency = ctx.purpose_of_use in codes.EMERGENCY_MODES and ctx.patient
+        if emergency and ctx.patient not in records:
+            records[ctx.patient] = self.facts.record(ctx, ctx.patient)
+        full, plain, blocked, rules = [], [], [], {}
+        for pk, facts in records.items():
+            said = facts.choices
+            if me & said.blocked:
+                blocked.append(pk)
+                rules[pk] = "blocked-by-patient"
+            elif me & facts.attending:
+                full.append(pk)
+                rules[pk] = "attending-doctor"
+            elif me & said.sees_masked:
+                full.append(pk)
+                rules[pk] = "care-team-with-masked"
+            elif me & said.permitted:
+                plain.append(pk)
+                rules[pk] = "care-team"
+            elif emergency and pk == ctx.patient:
+                if ctx.purpose_of_use in said.refused_modes:
+                    rules[pk] = "emergency-refused-by-patient"
+                    continue
+                rules[pk] = ctx.purpose_of_use.replace("_", "-")
+                (full if self.emergency_sees_masked else plain).append(pk)
+        access = Access(tuple(sorted(me)), tuple(full), tuple(plain), tuple(blocked), rules)
+        ctx.cache["access"] = access
+        return access
+
+    def rule_for(self, ctx: AccessContext, pk: str) -> str:
+        """The rule that let this caller into one record (for its AuditEvent)."""
+        if ctx.actor_kind == "operator" or (ctx.actor_kind == "system" and ctx.platform):
+            return "platform-full-access"
+        if ctx.actor_kind == "patient":
+            return "patient-own-record"
+        if self._is_professional(ctx):
+            return self.access(ctx).rules.get(pk, "own-deposits")
+        return "deny-by-default"
+
+    # -- writes ---------------------------------------------------------------------------------
+    def check_write(self, ctx: AccessContext, intent: WriteIntent) -> str:
+        """Return the name of the rule that permits the write, or raise Forbidden naming it."""
+        if intent.resource_type == "AuditEvent":
+            if ctx.actor_kind == "operator" and intent.interaction == "create":
+                return "audit-append-only"
+            raise Forbidden("Nobody changes or deletes an AuditEvent (rule: audit-append-only)")
+        if intent.resource_type in ("Patient", "Consent") and self.facts is not None:
+            self.facts.forget(ctx)
+        if ctx.actor_kind == "operator" or (ctx.actor_kind == "system" and ctx.platform):
+            return "platform-full-access"
+        if intent.resource_type in codes.DIRECTORY_TYPES:
+            raise Forbidden(
+                f"The directory ({intent.resource_type}) is kept by the operator "
+                "(rule: directory-operator-only)"
+            )
+        if ctx.actor_kind == "patient" and ctx.patient:
+            return self._patient_write(ctx, intent)
+        if self._is_professional(ctx):
+            return self._professional_write(ctx, intent)
+        raise Forbidden(f"Writing {intent.resource_type} is not permitted (rule: deny-by-default)")
+
+    @staticmethod
+    def _label_change(intent: WriteIntent, label: str) -> tuple[bool, bool]:
+        was = label in (intent.previous_acl or {}).get("labels", [])
+        now = label in (intent.acl or {}).get("labels", [])
+        return was, now
+
+    @staticmethod
+    def _authored(intent: WriteIntent, me: set[str]) -> bool:
+        return bool(me & set((intent.previous_acl or {}).get("by", [])))
+
+    def _patient_write(self, ctx: AccessContext, intent: WriteIntent) -> str:
+        if intent.pk != ctx.patient:
+            raise Forbidden(
+                "A patient writes only into their own record (rule: patient-own-record)"
+            )
+        was, now = self._label_change(intent, codes.INVISIBLE_LABEL)
+        if was != now:
+            raise Forbidden(
+                "Only a professional sets or lifts INVISIBLE_PATIENT "
+                "(rule: invisible-patient-set-by-professionals)"
+            )
+        if intent.interaction == "create" or self._authored(intent, {ctx.patient}):
+            return "patient-own-data"
+        if intent.resource_type == "Consent":
+            return "patient-privacy-choices"  # including revoking what a professional recorded
+        if intent.resource_type == "Patient" and intent.interaction == "update":
+            if (intent.resource or {}).get("identifier") != (intent.previous or {}).get(
+                "identifier"
+            ):
                 raise Forbidden(
-                    "Only a professional sets or lifts INVISIBLE_PATIENT "
-                    "(rule: invisible-patient-set-by-professionals)"
+                    "The national identity (Patient.identifier) is not changed by the patient "
+                    "(rule: identity-kept-by-sources)"
                 )
-            return "patient-own-compartment"
-        raise Forbidden(f"Writing {resource_type} here is not permitted (rule: deny-by-default)")
+            return "patient-own-identity"
+        if (
+            intent.resource_type == "DocumentReference"
+            and intent.interaction == "update"
+            and _same_but_labels(intent.resource, intent.previous)
+            and _labels_but(intent.acl, codes.MASKED_LABEL)
+            == _labels_but(intent.previous_acl, codes.MASKED_LABEL)
+        ):
+            return "patient-masks-documents"
+        raise Forbidden(
+            "Only a document's author changes or deletes it; the patient may mask or unmask it "
+            "(rule: author-only-changes)"
+        )
+
+    def _professional_write(self, ctx: AccessContext, intent: WriteIntent) -> str:
+        me = self.me(ctx)
+        was_masked, masked = self._label_change(intent, codes.MASKED_LABEL)
+        if was_masked and not masked:
+            raise Forbidden("Only the patient unmasks a document (rule: masking-by-patient)")
+        if intent.resource_type == "Consent":
+            if intent.interaction == "create" and _records_own_consent(intent.resource, me):
+                facts = self.facts.record(ctx, intent.pk) if self.facts and intent.pk else None
+                if facts is not None and me & facts.choices.blocked:
+                    raise Forbidden(
+                        "The patient blocked this professional (rule: blocked-by-patient)"
+                    )
+                return "consent-recorded-by-professional"
+            raise Forbidden(
+                "Only the patient (or their legal representative) writes their privacy choices; "
+                "professional software may only record the patient's consent to its own access "
+                "(rule: privacy-choices-by-patient)"
+            )
+        if intent.resource_type == "Patient":
+            raise Forbidden(
+                "Records are opened from the national identity by document submission "
+                "(rule: records-opened-by-ingestion)"
+            )
+        if intent.interaction == "create":
+            return "professional-deposit"  # the patient cannot prevent a deposit (DOMAIN.md)
+        if self._authored(intent, me):
+            return "author-changes"
+        raise Forbidden(
+            "Only a document's author changes or deletes it (rule: author-only-changes)"
+        )
+
+
+def _same_but_labels(resource: dict | None, previous: dict | None) -> bool:
+    def body(r: dict | None) -> dict:
+        return {k: v for k, v in (r or {}).items() if k not in ("meta", "securityLabel")}
+
+    return resource is not None and previous is not None and body(resource) == body(previous)
+
+
+def _labels_but(acl: dict | None, label: str) -> set[str]:
+    return set((acl or {}).get("labels", [])) - {label}
+
+
+def _records_own_consent(resource: dict | None, me: set[str]) -> bool:
+    return resource is not None and recorded_by_professional(resource, me)

@@ -10,6 +10,7 @@ from flask import Flask, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from consent.facts import Facts
 from consent.policy import Policy
 from fhir_server.api import http
 from fhir_server.api.routes import blp
@@ -51,9 +52,16 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
     if db is None:
         db, transactions = connect(settings.mongodb_uri, settings.mongodb_db)
     enforcer = ScopeEnforcer(lambda rtype, params: engine.compile_params(rtype, params))
-    store = Store(db, Policy(), REGISTRY, settings.base_url, bool(transactions), enforcer)
+    policy = Policy(emergency_sees_masked=settings.emergency_sees_masked)
+    store = Store(db, policy, REGISTRY, settings.base_url, bool(transactions), enforcer)
     store.ensure_indexes()
     engine = SearchEngine(store, REGISTRY, settings)
+    policy.bind(
+        Facts(
+            lambda ctx, rtype, query, limit: store.find(ctx, rtype, query, limit=limit),
+            engine.compile_params,
+        )
+    )
     blobs = BlobStore(db, settings.gridfs_threshold)
     interactions = Interactions(store, engine, blobs, settings.base_url)
     auth = AuthServices.build(settings)

@@ -36,6 +36,9 @@ class Settings:
     pro_idp_scope: str = "openid"
     pro_idp_id_claim: str = "sub"
     pro_idp_name: str | None = None
+    # Access policy (consent): emergency access (break-glass, centre_15)
+    emergency_token_lifetime: int = 900
+    emergency_sees_masked: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -70,6 +73,11 @@ class Settings:
             pro_idp_scope=os.environ.get("FHIR_SERVER_PRO_IDP_SCOPE") or "openid",
             pro_idp_id_claim=os.environ.get("FHIR_SERVER_PRO_IDP_ID_CLAIM") or "sub",
             pro_idp_name=os.environ.get("FHIR_SERVER_PRO_IDP_NAME") or None,
+            emergency_token_lifetime=_int("FHIR_SERVER_EMERGENCY_TOKEN_LIFETIME", 900),
+            emergency_sees_masked=os.environ.get("FHIR_SERVER_EMERGENCY_SEES_MASKED", "")
+            .strip()
+            .lower()
+            in ("1", "true", "yes"),
         )
         values.update(overrides)
         return cls(**values)

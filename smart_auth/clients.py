@@ -26,6 +26,14 @@ class Client(ClientMixin):
     def labelled(self) -> bool:
         return bool(self.record.labelled)
 
+    @property
+    def organization(self) -> str | None:
+        return self.record.organization or None
+
+    @property
+    def platform(self) -> bool:
+        return bool(self.record.platform)
+
     def get_client_id(self) -> str:
         return self.record.client_id
 

@@ -11,6 +11,21 @@ from smart_auth.scopes import ScopeSet
 ACTOR_KINDS = ("patient", "practitioner", "system", "operator")
 
 
+class AccessTrail:
+    """What one request touched, per patient compartment, for its AuditEvents (consent.audit)."""
+
+    def __init__(self) -> None:
+        self.touched: dict[str, dict[str, list[str]]] = {}
+        self.rules: set[str] = set()
+
+    def record(self, pk: str | None, reference: str, labels: list[str] | None = None) -> None:
+        if pk and pk.startswith("Patient/"):
+            self.touched.setdefault(pk, {}).setdefault(reference, list(labels or []))
+
+    def decided(self, rule: str) -> None:
+        self.rules.add(rule)
+
+
 @dataclass(frozen=True)
 class AccessContext:
     """An authenticated caller.
@@ -18,7 +33,10 @@ class AccessContext:
     actor_kind: patient, practitioner (a person through an app), system (a backend client) or
     operator (the server's own start-up and CLI tasks). actor_ref: the fhirUser or Device/<client>.
     patient: the patient in context ("Patient/<id>"), from the launch or the patient's own login.
+    organization: the Organization a backend client acts for (set when it was registered).
+    platform: a backend client of the service's operator (full access, registered as such).
     purpose_of_use: a TRE_R248 access mode (normal, bris_de_glace, centre_15).
+    cache / trail: per-request memory of the policy's facts and of what was touched (audit).
     """
 
     actor_kind: str
@@ -30,6 +48,10 @@ class AccessContext:
     purpose_of_use: str = "normal"
     purpose_reason: str | None = None
     token_id: str | None = None
+    organization: str | None = None
+    platform: bool = False
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+    trail: AccessTrail = field(default_factory=AccessTrail, compare=False, repr=False)
 
     @property
     def is_patient(self) -> bool:
@@ -49,8 +71,9 @@ def operator_context(name: str = "operator") -> AccessContext:
 def from_claims(claims: dict) -> AccessContext:
     """The context an access token's claims describe (smart_auth.tokens)."""
     actor = claims.get("actor", "system")
+    kind = actor if actor in ACTOR_KINDS and actor != "operator" else "system"
     return AccessContext(
-        actor_kind=actor if actor in ACTOR_KINDS and actor != "operator" else "system",
+        actor_kind=kind,
         actor_ref=claims.get("fhirUser") or f"Device/{claims.get('client_id')}",
         patient=claims.get("patient"),
         scopes=ScopeSet.parse(claims.get("scope", "")),
@@ -59,4 +82,6 @@ def from_claims(claims: dict) -> AccessContext:
         purpose_of_use=claims.get("purpose_of_use", "normal"),
         purpose_reason=claims.get("purpose_reason"),
         token_id=claims.get("jti"),
+        organization=claims.get("organization"),
+        platform=kind == "system" and bool(claims.get("platform")),
     )

@@ -41,6 +41,10 @@ PRO_SOFTWARE_SECRET = "demo-pro-software-secret-not-for-production"
 HOSPITAL = "demo-hospital"
 
 
+# The Organization each demo backend client acts for (operator-set, not RFC 7591 metadata).
+ORGANIZATIONS = {HOSPITAL: "Organization/demo-hegp"}
+
+
 def demo_clients() -> list[tuple[str, str | None, dict]]:
     """(client_id, client_secret, RFC 7591 metadata) of each demo client."""
     public_jwks = json.loads((KEYS_DIR / "demo-hospital.public.jwks.json").read_text("utf-8"))
@@ -95,4 +99,9 @@ def seed() -> list[str]:
 
 def _register(client_id: str, secret: str | None, metadata: dict) -> None:
     """Register through RFC 7591 with the fixed, documented demo credentials."""
-    register_client(metadata, client_id=client_id, client_secret=secret)
+    register_client(
+        metadata,
+        client_id=client_id,
+        client_secret=secret,
+        organization=ORGANIZATIONS.get(client_id),
+    )

@@ -50,6 +50,10 @@ class OAuthClient(_Base):
     jwks = me.DictField()
     jwks_uri = me.StringField()
     labelled = me.BooleanField(default=False)
+    # Backend clients only, set by the operator: the Organization the client acts for (it
+    # deposits and reads back what it deposited), or `platform` for the operator's own services.
+    organization = me.StringField()
+    platform = me.BooleanField(default=False)
     created = me.DateTimeField(default=utcnow)
     meta = {"collection": "auth_clients"}
 

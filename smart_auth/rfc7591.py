@@ -68,7 +68,12 @@ def _keys(metadata: dict, method: str) -> tuple[dict, str | None]:
 
 
 def register_client(
-    metadata: dict, *, client_id: str | None = None, client_secret: str | None = None
+    metadata: dict,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    organization: str | None = None,
+    platform: bool = False,
 ) -> dict:
     """Validate the metadata, store the client; returns the registration response (section 3.2.1).
 
@@ -117,6 +122,9 @@ def register_client(
         jwks=jwks,
         jwks_uri=jwks_uri,
         labelled=labelled,
+        # Operator-only attributes, never taken from a (dynamic) registration request.
+        organization=organization,
+        platform=platform,
     ).save()
     response = {
         "client_id": client_id,

@@ -41,6 +41,8 @@ class TokenResponder:
                 subject=client.client_id,
                 labelled=client.labelled,
                 lifetime=expires_in,
+                organization=client.organization,
+                platform=bool(client.platform),
             )
         else:
             access, claims = self.tokens.issue(

@@ -42,6 +42,8 @@ class TokenService:
         purpose_of_use: str = "normal",
         purpose_reason: str | None = None,
         lifetime: int | None = None,
+        organization: str | None = None,
+        platform: bool = False,
     ) -> tuple[str, dict]:
         """Return (the signed token, its claims)."""
         now = int(time.time())
@@ -64,6 +66,10 @@ class TokenService:
             claims["patient"] = patient
         if purpose_reason:
             claims["purpose_reason"] = purpose_reason
+        if organization:
+            claims["organization"] = organization
+        if platform:
+            claims["platform"] = True
         key = self.keys.current()
         token = jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}, claims, key)
         return token, claims

@@ -109,6 +109,10 @@ class FhirClient:
 def issue_token(carnet, scope: str, actor: str = "system", **claims) -> str:
     """An access token as the authorization server would issue it."""
     subject = claims.pop("subject", claims.get("fhir_user") or "test-client")
+    if actor == "system" and "organization" not in claims:
+        # A backend client of the operator's own services (reads every record, audited);
+        # tests of organisation clients pass `organization=` (consent.policy).
+        claims.setdefault("platform", True)
     token, _ = carnet.auth.tokens.issue(
         client_id=claims.pop("client_id", "test-client"),
         scope=scope,

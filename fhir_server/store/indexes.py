@@ -23,12 +23,16 @@ CURRENT_INDEXES: dict[str, list[tuple[str, int]]] = {
     "dt": [("dt.p", A), ("dt.lo", A)],
     "nq": [("nq.p", A), ("nq.v", A)],
     "has": [("has", A)],
+    # consent.policy: what a professional deposited, in any record; documents awaiting release.
+    "by": [("acl.by", A), ("pk", A)],
+    "labels": [("acl.labels", A)],
 }
 
 HISTORY_INDEXES: dict[str, list[tuple[str, int]]] = {
     "id_vid": [("id", A), ("vid", D)],
     "pk_lu": [("pk", A), ("lu", D)],
     "lu": [("lu", D)],
+    "by": [("acl.by", A), ("pk", A)],
 }
 
 

@@ -17,7 +17,8 @@ from decimal import Decimal
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from consent.policy import Policy, access_fields
+from consent.acl import access_fields
+from consent.policy import Policy, WriteIntent
 from fhir_server import jsonio
 from fhir_server.errors import Conflict, FhirError, Forbidden, Gone, NotFound, PreconditionFailed
 from fhir_server.resources import SUPPORTED_TYPES
@@ -166,7 +167,19 @@ class Store:
         cursor = self._current(resource_type).find(
             full, projection, sort=sort, limit=limit, session=uow.session if uow else None
         )
-        return list(cursor)
+        docs = list(cursor)
+        if projection is None:  # sub-queries (chains, _has) return ids, not resources
+            self._trail(ctx, resource_type, docs)
+        return docs
+
+    @staticmethod
+    def _trail(ctx: AccessContext, resource_type: str, docs: list[dict]) -> None:
+        for doc in docs:
+            id = doc.get("id", doc["_id"])
+            ref = f"{resource_type}/{id}/_history/{doc['vid']}" if "vid" in doc else None
+            ctx.trail.record(
+                doc.get("pk"), ref or f"{resource_type}/{id}", doc.get("acl", {}).get("labels")
+            )
 
     def count(self, ctx: AccessContext, resource_type: str, query: dict) -> int:
         full = self._policy_filter(ctx, resource_type, query)
@@ -180,7 +193,9 @@ class Store:
     ):
         full = self._policy_filter(ctx, resource_type, query)
         self._observe(indexes.history_name(resource_type), full, sort)
-        return list(self._history(resource_type).find(full, sort=sort, limit=limit))
+        docs = list(self._history(resource_type).find(full, sort=sort, limit=limit))
+        self._trail(ctx, resource_type, docs)
+        return docs
 
     # -- reads ------------------------------------------------------------------------------
     def read(
@@ -309,12 +324,23 @@ class Store:
                 vid = self._latest_vid(resource_type, id, tx) + 1
             moment = now()
             resource, values, pk = self._documents(copy.deepcopy(resource), vid, moment)
-            self.enforcer.check_write(
-                ctx, resource_type, pk, "create" if current is None else "update"
-            )
-            acl = access_fields(resource, current.get("acl") if current else None, moment)
+            if pk is None and current is not None and current["pk"].startswith("Patient/"):
+                pk = current["pk"]  # a Binary stays in the record its DocumentReference chose
+            interaction = "create" if current is None else "update"
+            self.enforcer.check_write(ctx, resource_type, pk, interaction)
+            previous_acl = current.get("acl") if current else None
+            acl = access_fields(resource, ctx, previous_acl, moment)
             rule = self.policy.check_write(
-                ctx, resource_type, pk, acl, current.get("acl") if current else None
+                ctx,
+                WriteIntent(
+                    resource_type,
+                    interaction,
+                    pk,
+                    acl,
+                    previous_acl,
+                    resource,
+                    _resource(current) if current else None,
+                ),
             )
             extra: dict = {}
             if prepare is not None:
@@ -336,6 +362,10 @@ class Store:
             self._put_history(resource_type, doc, method, tx, created=current is None)
             if current is not None and current.get("acl") != acl:
                 self._sync_acl(resource_type, id, acl, current.get("acl"), tx)
+            if resource_type == "DocumentReference":
+                self._adopt_binaries(resource, doc, tx)
+            ctx.trail.record(doc["pk"], f"{resource_type}/{id}/_history/{vid}", acl["labels"])
+            ctx.trail.decided(rule)
             doc["rule"] = rule
             return self._stored_current(resource_type, doc), current is None
 
@@ -362,7 +392,17 @@ class Store:
                     f"{expected_vid}, the current version is {current['vid']}"
                 )
             self.enforcer.check_write(ctx, resource_type, current["pk"], "delete")
-            self.policy.check_write(ctx, resource_type, current["pk"])
+            rule = self.policy.check_write(
+                ctx,
+                WriteIntent(
+                    resource_type,
+                    "delete",
+                    current["pk"],
+                    previous_acl=current.get("acl"),
+                    previous=_resource(current),
+                ),
+            )
+            ctx.trail.decided(rule)
             moment = now()
             tomb = {
                 "_id": id,
@@ -431,6 +471,45 @@ class Store:
                 f"{resource_type}/{doc['_id']} was changed meanwhile; try again"
             ) from exc
         tx.on_rollback(lambda: coll.delete_one({"_id": entry["_id"]}))
+
+    def _binary_ids(self, resource: dict) -> list[str]:
+        ids = []
+        for content in resource.get("content", []):
+            url = (
+                (content.get("attachment") or {}).get("url") if isinstance(content, dict) else None
+            )
+            if isinstance(url, str):
+                url = url.removeprefix(self.base_url + "/")
+                kind, _, id = url.partition("/")
+                if kind == "Binary" and id and "/" not in id:
+                    ids.append(id)
+        return ids
+
+    def _adopt_binaries(self, resource: dict, doc: dict, tx: UnitOfWork) -> None:
+        """A document's Binaries are read under the document's access facts (masking included).
+
+        A Binary outside any record (an MHD push sends it without securityContext) joins the
+        document's record; one already in another record is left alone.
+        """
+        ids = self._binary_ids(resource)
+        if not ids or not doc["pk"].startswith("Patient/"):
+            return
+        acl = {**doc["acl"], "doc": f"DocumentReference/{doc['_id']}"}
+        for coll, key in ((self._current("Binary"), "_id"), (self._history("Binary"), "id")):
+            for id in ids:
+                query = {key: id, "pk": {"$in": [doc["pk"], f"Binary/{id}"]}}
+                before = list(coll.find(query, {"pk": 1, "acl": 1}, session=tx.session))
+                if not before:
+                    continue
+                coll.update_many(query, {"$set": {"pk": doc["pk"], "acl": acl}}, session=tx.session)
+                tx.on_rollback(
+                    lambda coll=coll, before=before: [
+                        coll.update_one(
+                            {"_id": b["_id"]}, {"$set": {"pk": b["pk"], "acl": b.get("acl", {})}}
+                        )
+                        for b in before
+                    ]
+                )
 
     def _sync_acl(
         self, resource_type: str, id: str, acl: dict, previous: dict | None, tx: UnitOfWork

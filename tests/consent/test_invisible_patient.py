@@ -6,7 +6,7 @@ label is lifted or one month has passed; and never a trace of them meanwhile.
 
 import pytest
 
-import consent.policy
+import consent.codes
 from consent.policy import VISIBILITY_SYSTEM
 from tests.conftest import assert_outcome
 
@@ -83,7 +83,7 @@ def test_lifting_the_label_shows_it_and_its_history(fhir, alice):
 def test_it_becomes_visible_on_its_own_after_the_delay(fhir, alice, monkeypatch):
     from datetime import timedelta
 
-    monkeypatch.setattr(consent.policy, "INVISIBLE_PATIENT_DELAY", timedelta(days=-1))
+    monkeypatch.setattr(consent.codes, "INVISIBLE_PATIENT_DELAY", timedelta(days=-1))
     overdue = fhir.create(_doc(label=True))["id"]
     assert alice.ids("DocumentReference") == [overdue]
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from smart_auth.models import OAuthClient
 from tests.conftest import FhirClient
 from tests.smart_auth.oauth_flows import assertion_form, basic_auth, signing_key
 
@@ -38,17 +39,37 @@ def refused(response, error: str) -> str:
     return body.get("error_description", "")
 
 
-def test_backend_client_pushes_and_reads_back_a_document(app, oauth, lab, key):
+def _acting_for(client: dict, organization: str | None) -> None:
+    """What the operator sets when registering a hospital's client (never self-asserted)."""
+    OAuthClient.objects(client_id=client["client_id"]).update(set__organization=organization)
+
+
+def test_backend_client_pushes_and_reads_back_a_document(app, oauth, lab, key, fhir):
+    assert fhir.put("Patient/lab1", {"resourceType": "Patient", "id": "lab1"}).status_code == 201
+    _acting_for(lab, "Organization/lab")
     response = oauth.token(assertion_form(lab["client_id"], key, "system/*.cruds"))
     assert response.status_code == 200, response.get_data(as_text=True)
     token = response.get_json()
     assert token["token_type"] == "Bearer" and token["scope"] == "system/*.cruds"
     assert 0 < token["expires_in"] <= 900 and "refresh_token" not in token
-    fhir = FhirClient(app.test_client(), token["access_token"])
-    assert fhir.put("Patient/lab1", {"resourceType": "Patient", "id": "lab1"}).status_code == 201
-    created = fhir.create(DOC)
-    read = fhir.get(f"DocumentReference/{created['id']}")
+    hospital = FhirClient(app.test_client(), token["access_token"])
+    created = hospital.create(DOC)
+    read = hospital.get(f"DocumentReference/{created['id']}")
     assert read.status_code == 200 and read.get_json()["subject"] == DOC["subject"]
+    # It reads back what it deposited, not the rest of the record.
+    assert hospital.get("Patient/lab1").status_code == 404
+
+
+def test_a_backend_client_acting_for_nobody_reads_nothing_and_writes_nothing(
+    app, oauth, lab, key, fhir
+):
+    fhir.put("Patient/lab1", {"resourceType": "Patient", "id": "lab1"})
+    fhir.create(DOC)
+    token = oauth.token(assertion_form(lab["client_id"], key, "system/*.cruds")).get_json()
+    anonymous = FhirClient(app.test_client(), token["access_token"])
+    assert anonymous.search("DocumentReference?_total=accurate")["total"] == 0
+    assert anonymous.get("Patient/lab1").status_code == 404
+    assert anonymous.post("DocumentReference", DOC).status_code == 403
 
 
 def test_es384_assertion_is_accepted(oauth):

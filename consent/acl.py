@@ -1,0 +1,69 @@
+"""The access facts of a stored resource (its `acl` sub-document), computed when it is written.
+
+The read predicates of consent.policy look only at `pk` and these fields, so they are copied onto
+every stored version (fhir_server.store) and a policy change never needs to read resource bodies:
+- `labels`: "system|code" of DocumentReference.securityLabel and meta.security (a set);
+- `visible_from`: when a document deposited INVISIBLE_PATIENT shows itself to the patient;
+- `by`: who deposited it (the professional, their organisation, the software's organisation),
+  with the document's literal author and custodian references: they keep seeing it when masked.
+https://hl7.org/fhir/R4/documentreference-definitions.html#DocumentReference.securityLabel
+"""
+
+from datetime import UTC, datetime
+
+from consent import codes
+from smart_auth.context import AccessContext
+
+_AUTHOR_TYPES = ("Practitioner/", "PractitionerRole/", "Organization/", "Device/")
+
+
+def labels_of(resource: dict) -> list[str]:
+    # DocumentReference.securityLabel holds CodeableConcepts, meta.security Codings.
+    codings = [
+        coding
+        for concept in resource.get("securityLabel", [])
+        if isinstance(concept, dict)
+        for coding in concept.get("coding", [])
+    ] + list(resource.get("meta", {}).get("security", []))
+    return sorted(
+        {
+            f"{c.get('system', '')}|{c.get('code', '')}"
+            for c in codings
+            if isinstance(c, dict) and c.get("code")
+        }
+    )
+
+
+def depositors(ctx: AccessContext | None) -> list[str]:
+    """The references a writer is known by: the person (or software) and its organisation."""
+    if ctx is None or ctx.actor_kind == "operator":
+        return []
+    return [ref for ref in (ctx.actor_ref, ctx.organization) if ref]
+
+
+def _authors(resource: dict) -> list[str]:
+    refs = [a.get("reference") for a in resource.get("author", []) if isinstance(a, dict)]
+    custodian = resource.get("custodian")
+    if isinstance(custodian, dict):
+        refs.append(custodian.get("reference"))
+    return [r for r in refs if isinstance(r, str) and r.startswith(_AUTHOR_TYPES)]
+
+
+def access_fields(
+    resource: dict,
+    ctx: AccessContext | None = None,
+    previous: dict | None = None,
+    moment: datetime | None = None,
+) -> dict:
+    """The `acl` of a new version; `previous` is the acl of the version it replaces."""
+    previous = previous or {}
+    if "doc" in previous:
+        return previous  # a Binary follows the DocumentReference that points at it
+    labels = labels_of(resource)
+    # The depositor is whoever wrote the first version; authors are read from each version.
+    dep = previous["dep"] if "dep" in previous else depositors(ctx)
+    acl: dict = {"labels": labels, "dep": dep, "by": sorted(set(dep) | set(_authors(resource)))}
+    if codes.INVISIBLE_LABEL in labels:
+        kept = previous.get("visible_from")
+        acl["visible_from"] = kept or (moment or datetime.now(UTC)) + codes.INVISIBLE_PATIENT_DELAY
+    return acl
