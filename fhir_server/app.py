@@ -10,9 +10,12 @@ from flask import Flask, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from consent.audit import Announcer, Auditor
 from consent.facts import Facts
+from consent.notify import Notifier
 from consent.policy import Policy
 from fhir_server.api import http
+from fhir_server.api.bulk_routes import register_bulk_routes
 from fhir_server.api.routes import blp
 from fhir_server.capability import capability_statement
 from fhir_server.config import Settings
@@ -22,7 +25,7 @@ from fhir_server.search.engine import SearchEngine
 from fhir_server.search.registry import REGISTRY
 from fhir_server.store.binary import BlobStore
 from fhir_server.store.db import connect
-from fhir_server.store.repository import Store
+from fhir_server.store.repository import Store, instant, new_id, now
 from fhir_server.transaction import BundleProcessor
 from smart_auth import endpoints as smart_auth_endpoints
 from smart_auth import login
@@ -42,6 +45,7 @@ class Carnet:
     interactions: Interactions
     bundles: BundleProcessor
     auth: AuthServices
+    audit: Auditor
 
     def capabilities(self) -> Reply:
         security = capability_security(self.settings.public_root)
@@ -66,7 +70,14 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
     interactions = Interactions(store, engine, blobs, settings.base_url)
     auth = AuthServices.build(settings)
     bundles = BundleProcessor(interactions, settings.max_bundle_entries)
-    return Carnet(settings, store, interactions, bundles, auth)
+    auditor = Auditor(
+        lambda ctx, event: store.write(ctx, event, method="POST", must_be_new=True),
+        policy,
+        new_id,
+        lambda: instant(now()),
+    )
+    auditor.observers.append(Announcer(policy, Notifier(auth.sender)))
+    return Carnet(settings, store, interactions, bundles, auth, auditor)
 
 
 def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -> Flask:
@@ -84,6 +95,7 @@ def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -
     app.extensions["carnet"] = carnet or build(settings)
     api = Api(app)
     api.register_blueprint(blp)
+    register_bulk_routes(app, lambda: app.extensions["carnet"], settings.import_dir)
     login.init_app(app)  # sign-in, one-time code, consent and account pages under /auth
     app.register_blueprint(smart_auth_endpoints.blueprint)
     _register_errors(app)

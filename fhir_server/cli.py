@@ -4,9 +4,11 @@ fhir-server serve [--host H] [--port P] [--workers N] [--dev] [--demo]
 fhir-server create-indexes
 fhir-server rotate-keys           (new signing key; the old one stays published until its tokens expire)
 fhir-server load FILE...        (JSON resources or Bundles, NDJSON one resource a line)
+fhir-server import FILE... [--job NAME] [--resume]
+                                (bulk NDJSON import, resumable; progress and bad lines on stderr)
 fhir-server create-account --username U --password-stdin --fhir-user Patient/x --otp-email A
 fhir-server register-client --name N [--redirect-uri U]... [--auth-method M] [--jwks FILE]
-                            [--jwks-uri URL] [--scope S] [--labelled]   (prints the client_id)
+                            [--jwks-uri URL] [--scope S] [--labelled] [--organization O] [--platform]
 """
 
 import argparse
@@ -51,6 +53,75 @@ def load_files(carnet, paths: list[Path]) -> tuple[int, int]:
                 failed += 1
                 print(f"{path}: {error.diagnostics}", file=sys.stderr)
     return loaded, failed
+
+
+def _import(carnet, args) -> int:
+    """Bulk NDJSON import as the operator (ingestion.bulk); exit 1 when some line failed."""
+    from ingestion.bulk import JobError, run_import
+    from smart_auth.context import operator_context
+
+    last = None
+
+    def progress(p) -> None:
+        nonlocal last
+        last = p
+        if p.finished:
+            return  # the summary below says it
+        if not p.lines_this_run:
+            print(
+                f"Import {p.job_id}: {p.bytes_total} bytes, from line {p.lines} "
+                f"(after a crash: --job {p.job_id} --resume)",
+                file=sys.stderr,
+            )
+            return
+        print(
+            f"{p.job_id}: {p.lines} lines ({p.percent:.0f}%): {p.loaded} loaded, {p.failed} "
+            f"failed, {p.skipped} skipped, {p.rate:.0f} lines/s",
+            file=sys.stderr,
+        )
+
+    def line_error(path: str, line: int, message: str) -> None:
+        print(f"{path}:{line}: {message}", file=sys.stderr)
+
+    if args.resume and not args.job:
+        print("--resume needs --job NAME", file=sys.stderr)
+        return 2
+    if not args.files and not args.resume:
+        print("Name the NDJSON files to import", file=sys.stderr)
+        return 2
+    if carnet.settings.mongodb_uri is None:
+        print(
+            "warning: no MONGODB_URI, so the import goes to this command's embedded store",
+            file=sys.stderr,
+        )
+    try:
+        job = run_import(
+            carnet,
+            operator_context("import"),
+            args.files,
+            job_id=args.job,
+            resume=args.resume,
+            progress=progress,
+            progress_every=1000,
+            on_error=line_error,
+        )
+    except JobError as error:
+        print(f"Import not done: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        named = last.job_id if last else args.job
+        print(f"Interrupted: resume with --job {named} --resume", file=sys.stderr)
+        return 130
+    failed = job.total("failed")
+    print(
+        f"Import {job.job_id} {job.status}: {job.total('loaded')} loaded, {failed} failed, "
+        f"{job.total('skipped')} skipped"
+        + (f" in {last.seconds:.1f} s ({last.rate:.0f} lines/s)" if last else ""),
+        file=sys.stderr,
+    )
+    if job.status != "completed":
+        return 1
+    return 1 if failed else 0
 
 
 def demo_files() -> list[Path]:
@@ -148,7 +219,11 @@ def _register_client(args) -> int:
         "jwks_uri": args.jwks_uri,
     }
     try:
-        client = register_client({k: v for k, v in metadata.items() if v})
+        client = register_client(
+            {k: v for k, v in metadata.items() if v},
+            organization=args.organization,
+            platform=args.platform,
+        )
     except ClientMetadataError as error:
         print(f"Client not registered: {error.error}: {error.description}", file=sys.stderr)
         return 1
@@ -214,6 +289,15 @@ def _add_register_client(sub) -> None:
     client.add_argument(
         "--labelled", action="store_true", help="labelled professional software (user/ scopes)"
     )
+    client.add_argument(
+        "--organization",
+        help="backend client: the Organization it acts for (e.g. Organization/123)",
+    )
+    client.add_argument(
+        "--platform",
+        action="store_true",
+        help="backend client of the operator's own services: reads every record (audited)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     load = sub.add_parser("load", help="load resources (JSON, Bundles, NDJSON) into the store")
     load.add_argument("files", nargs="+", type=Path)
+    bulk = sub.add_parser(
+        "import", help="bulk NDJSON import: per-line errors, progress, resumable with --job"
+    )
+    bulk.add_argument("files", nargs="*", type=Path, help="NDJSON files (none with --resume)")
+    bulk.add_argument("--job", help="the job's name, to resume it after a crash")
+    bulk.add_argument("--resume", action="store_true", help="continue job --job where it stopped")
     _add_create_account(sub)
     _add_register_client(sub)
     args = parser.parse_args(argv)
@@ -257,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rotate-keys":
         print(f"Now signing with key {carnet.auth.keys.rotate()}.")
         return 0
+    if args.command == "import":
+        return _import(carnet, args)
     loaded, failed = load_files(carnet, args.files)
     print(f"{loaded} loaded, {failed} failed")
     return 1 if failed else 0

@@ -39,6 +39,8 @@ class Settings:
     # Access policy (consent): emergency access (break-glass, centre_15)
     emergency_token_lifetime: int = 900
     emergency_sees_masked: bool = False
+    # Bulk import ($import): the directory whose NDJSON files may be named as file:// URLs
+    import_dir: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -73,6 +75,7 @@ class Settings:
             pro_idp_scope=os.environ.get("FHIR_SERVER_PRO_IDP_SCOPE") or "openid",
             pro_idp_id_claim=os.environ.get("FHIR_SERVER_PRO_IDP_ID_CLAIM") or "sub",
             pro_idp_name=os.environ.get("FHIR_SERVER_PRO_IDP_NAME") or None,
+            import_dir=os.environ.get("FHIR_SERVER_IMPORT_DIR") or None,
             emergency_token_lifetime=_int("FHIR_SERVER_EMERGENCY_TOKEN_LIFETIME", 900),
             emergency_sees_masked=os.environ.get("FHIR_SERVER_EMERGENCY_SEES_MASKED", "")
             .strip()

@@ -4,14 +4,18 @@ Thin: each view builds the AccessContext once (smart_auth), reads the HTTP input
 framework-free interaction (fhir_server.interactions).
 """
 
-from flask import current_app, request
+import logging
+
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from fhir_server.api import http
-from fhir_server.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType
+from fhir_server.errors import BadRequest, FhirError, MethodNotAllowed, UnsupportedMediaType
 from fhir_server.interactions import Interactions
 from smart_auth.bearer import context_from_headers
+
+log = logging.getLogger("carnet.audit")
 
 blp = Blueprint("fhir", __name__, url_prefix="/fhir", description="FHIR R4 RESTful API")
 
@@ -21,7 +25,51 @@ def _services() -> Interactions:
 
 
 def _ctx():
-    return context_from_headers(request.headers, current_app.extensions["carnet"].auth.tokens)
+    ctx = context_from_headers(request.headers, current_app.extensions["carnet"].auth.tokens)
+    g.carnet_ctx = ctx  # kept for this request's AuditEvents (_audit below), nothing else
+    return ctx
+
+
+# (view, method) -> the restful-interaction code an AuditEvent names.
+_INTERACTIONS = {
+    ("System", "POST"): "transaction",
+    ("TypeLevel", "GET"): "search-type",
+    ("TypeLevel", "POST"): "create",
+    ("TypeLevel", "PUT"): "update",
+    ("TypeLevel", "PATCH"): "patch",
+    ("TypeLevel", "DELETE"): "delete",
+    ("SearchPost", "POST"): "search-type",
+    ("TypeHistory", "GET"): "history-type",
+    ("Instance", "GET"): "read",
+    ("Instance", "PUT"): "update",
+    ("Instance", "PATCH"): "patch",
+    ("Instance", "DELETE"): "delete",
+    ("InstanceHistory", "GET"): "history-instance",
+    ("Version", "GET"): "vread",
+}
+
+
+@blp.after_request
+def _audit(response):
+    """Every access by someone other than the patient is recorded before it is answered."""
+    ctx = g.pop("carnet_ctx", None)
+    if ctx is None:
+        return response
+    view = (request.endpoint or "").rpartition(".")[2]
+    method = "GET" if request.method == "HEAD" else request.method
+    interaction = _INTERACTIONS.get((view, method), "operation")
+    query = request.full_path if interaction in ("search-type", "history-type") else None
+    try:
+        current_app.extensions["carnet"].audit.record(ctx, interaction, response.status_code, query)
+    except Exception:
+        # No access without its record: the answer is withheld when the audit cannot be written.
+        log.exception("could not write the AuditEvent of %s %s", request.method, request.path)
+        return http.render_error(
+            FhirError(
+                "The access could not be recorded, so it is refused", status=500, code="exception"
+            )
+        )
+    return response
 
 
 def _params() -> list[tuple[str, str]]:

@@ -1,0 +1,64 @@
+"""Bulk import jobs and their checkpoints (mongoengine): https://github.com/smart-on-fhir/bulk-import
+
+Fixed-shape bookkeeping, not FHIR: where each NDJSON source was last committed, the counts, the first
+errors. Stored beside the authorization server's records (same database alias), so a job started by
+one process can be polled, cancelled or resumed from another.
+"""
+
+from datetime import UTC, datetime
+
+import mongoengine as me
+
+from smart_auth.models import ALIAS
+
+STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+# A job's errors are kept in its document (16 MB at most): the first ones, the rest only counted.
+MAX_STORED_ERRORS = 1000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ImportSource(me.EmbeddedDocument):
+    """One NDJSON file of a job and its committed position (every line before it is applied)."""
+
+    path = me.StringField(required=True)
+    url = me.StringField()  # as the $import client named it; None from the command line
+    type = me.StringField()  # the resource type every line must have; None: any
+    size = me.IntField(default=0)
+    offset = me.IntField(default=0)  # bytes committed
+    line = me.IntField(default=0)  # lines committed
+    loaded = me.IntField(default=0)
+    skipped = me.IntField(default=0)
+    failed = me.IntField(default=0)
+    done = me.BooleanField(default=False)
+
+
+class LineError(me.EmbeddedDocument):
+    """A line that was not imported: its source (index into the job's sources) and why."""
+
+    source = me.IntField(required=True)
+    line = me.IntField(required=True)
+    code = me.StringField(default="invalid")  # an OperationOutcome IssueType
+    message = me.StringField(required=True)
+
+
+class ImportJob(me.Document):
+    """A bulk import: its sources, where each stands, its counts, its first errors, its status."""
+
+    job_id = me.StringField(required=True, unique=True)
+    status = me.StringField(choices=STATUSES, default="pending")
+    sources = me.EmbeddedDocumentListField(ImportSource)
+    line_errors = me.EmbeddedDocumentListField(LineError)
+    client_id = me.StringField()  # who started it: only they may poll it over HTTP
+    input_source = me.StringField()  # $import inputSource, copied into meta.source
+    message = me.StringField()  # why it stopped, when it failed
+    created = me.DateTimeField(default=utcnow)
+    updated = me.DateTimeField(default=utcnow)
+    finished = me.DateTimeField()
+    meta = {"collection": "import_jobs", "db_alias": ALIAS}
+
+    def total(self, field: str) -> int:
+        """The sum over sources of one count: loaded, skipped or failed."""
+        return sum(getattr(source, field) for source in self.sources)
