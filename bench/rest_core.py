@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from consent.policy import access_fields  # noqa: E402
+from consent.acl import access_fields  # noqa: E402
 from fhir_server.app import build, create_app  # noqa: E402
 from fhir_server.config import Settings  # noqa: E402
 from fhir_server.store.repository import now  # noqa: E402

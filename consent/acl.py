@@ -12,7 +12,6 @@ https://hl7.org/fhir/R4/documentreference-definitions.html#DocumentReference.sec
 from datetime import UTC, datetime
 
 from consent import codes
-from smart_auth.context import AccessContext
 
 _AUTHOR_TYPES = ("Practitioner/", "PractitionerRole/", "Organization/", "Device/")
 
@@ -34,13 +33,6 @@ def labels_of(resource: dict) -> list[str]:
     )
 
 
-def depositors(ctx: AccessContext | None) -> list[str]:
-    """The references a writer is known by: the person (or software) and its organisation."""
-    if ctx is None or ctx.actor_kind == "operator":
-        return []
-    return [ref for ref in (ctx.actor_ref, ctx.organization) if ref]
-
-
 def _authors(resource: dict) -> list[str]:
     refs = [a.get("reference") for a in resource.get("author", []) if isinstance(a, dict)]
     custodian = resource.get("custodian")
@@ -51,17 +43,20 @@ def _authors(resource: dict) -> list[str]:
 
 def access_fields(
     resource: dict,
-    ctx: AccessContext | None = None,
+    depositors: list[str] | None = None,
     previous: dict | None = None,
     moment: datetime | None = None,
 ) -> dict:
-    """The `acl` of a new version; `previous` is the acl of the version it replaces."""
+    """The `acl` of a new version; `previous` is the acl of the version it replaces.
+
+    `depositors`: the references the writer is known by (consent.policy.Policy.depositors).
+    """
     previous = previous or {}
     if "doc" in previous:
         return previous  # a Binary follows the DocumentReference that points at it
     labels = labels_of(resource)
     # The depositor is whoever wrote the first version; authors are read from each version.
-    dep = previous["dep"] if "dep" in previous else depositors(ctx)
+    dep = previous["dep"] if "dep" in previous else sorted(depositors or [])
     acl: dict = {"labels": labels, "dep": dep, "by": sorted(set(dep) | set(_authors(resource)))}
     if codes.INVISIBLE_LABEL in labels:
         kept = previous.get("visible_from")

@@ -135,6 +135,14 @@ class Policy:
             refs |= self.facts.organisations(ctx, ctx.actor_ref)
         return refs
 
+    def depositors(self, ctx: AccessContext) -> list[str]:
+        """Who a write is deposited by: the person or client, and the organisations they act for."""
+        if ctx.actor_kind == "operator":
+            return []
+        if ctx.actor_kind == "patient":
+            return [ctx.actor_ref] if ctx.actor_ref else []
+        return sorted(self.me(ctx))
+
     def access(self, ctx: AccessContext) -> Access:
         """The records a professional may read in this request, and by which rule."""
         if "access" in ctx.cache:
@@ -253,8 +261,11 @@ class Policy:
     def _professional_write(self, ctx: AccessContext, intent: WriteIntent) -> str:
         me = self.me(ctx)
         was_masked, masked = self._label_change(intent, codes.MASKED_LABEL)
-        if was_masked and not masked:
-            raise Forbidden("Only the patient unmasks a document (rule: masking-by-patient)")
+        if intent.interaction == "update" and was_masked != masked:
+            # A professional may deposit a document masked; afterwards masking is the patient's.
+            raise Forbidden(
+                "Only the patient masks or unmasks a document (rule: masking-by-patient)"
+            )
         if intent.resource_type == "Consent":
             if intent.interaction == "create" and _records_own_consent(intent.resource, me):
                 facts = self.facts.record(ctx, intent.pk) if self.facts and intent.pk else None

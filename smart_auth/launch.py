@@ -56,6 +56,14 @@ def resolve(fhir_user: str, scope: str, params: dict) -> Grantee:
             description="launch/patient for a professional needs an EHR launch "
             "(register it at /auth/launch and pass 'launch'); there is no patient picker"
         )
+    if purpose != "normal":
+        # CSP L1111-17: emergency access is to one person's record, and is justified.
+        if patient is None:
+            raise InvalidRequestError(
+                f"purpose_of_use={purpose} needs the patient in context (an EHR launch)"
+            )
+        if not (params.get("purpose_reason") or "").strip():
+            raise InvalidRequestError(f"purpose_of_use={purpose} needs a purpose_reason")
     return Grantee(
         fhir_user=fhir_user,
         patient=patient,

@@ -40,7 +40,9 @@ class SmartAuthorizationServer(AuthorizationServer):
 
 def build_server(auth: AuthServices) -> SmartAuthorizationServer:
     settings = auth.settings
-    responder = TokenResponder(auth.tokens, settings.refresh_lifetime)
+    responder = TokenResponder(
+        auth.tokens, settings.refresh_lifetime, settings.emergency_token_lifetime
+    )
     server = SmartAuthorizationServer(settings.base_url, responder)
     server.register_token_generator("default", responder)
     server.register_client_auth_method(

@@ -17,9 +17,10 @@ from smart_auth.tokens import TokenService
 class TokenResponder:
     """authlib's token generator: `(grant_type, client, user, scope, ...) -> token dict`."""
 
-    def __init__(self, tokens: TokenService, refresh_lifetime: int):
+    def __init__(self, tokens: TokenService, refresh_lifetime: int, emergency_lifetime: int = 900):
         self.tokens = tokens
         self.refresh_lifetime = refresh_lifetime
+        self.emergency_lifetime = emergency_lifetime
 
     def __call__(
         self,
@@ -45,6 +46,11 @@ class TokenResponder:
                 platform=bool(client.platform),
             )
         else:
+            emergency = user.purpose_of_use != "normal"
+            if emergency:
+                # Break-glass and centre_15 tokens expire quickly and are never refreshed.
+                expires_in = min(expires_in or self.emergency_lifetime, self.emergency_lifetime)
+                include_refresh_token = False
             access, claims = self.tokens.issue(
                 client_id=client.client_id,
                 scope=scope,

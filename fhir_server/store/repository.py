@@ -329,7 +329,8 @@ class Store:
             interaction = "create" if current is None else "update"
             self.enforcer.check_write(ctx, resource_type, pk, interaction)
             previous_acl = current.get("acl") if current else None
-            acl = access_fields(resource, ctx, previous_acl, moment)
+            depositors = self.policy.depositors(ctx) if current is None else None
+            acl = access_fields(resource, depositors, previous_acl, moment)
             rule = self.policy.check_write(
                 ctx,
                 WriteIntent(

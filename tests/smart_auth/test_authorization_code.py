@@ -121,20 +121,28 @@ def test_unlabelled_software_asking_user_scopes_is_refused(oauth, app_client, do
     assert "labelled" in query["error_description"]
 
 
-def test_labelled_software_gets_user_scopes_and_purpose_of_use(carnet, oauth, doctor):
+def test_labelled_software_gets_user_scopes(carnet, oauth, doctor):
     software = oauth.public_app(labelled=True)
-    token = oauth.login_tokens(
+    token = oauth.login_tokens(software, doctor, "openid fhirUser user/DocumentReference.rs")
+    claims = carnet.auth.tokens.verify(token["access_token"])
+    assert claims["actor"] == "practitioner" and claims["labelled"] is True
+    assert claims["purpose_of_use"] == "normal"
+    assert "patient" not in token and "patient" not in claims
+
+
+def test_break_glass_without_a_patient_in_context_is_refused(oauth, doctor):
+    software = oauth.public_app(labelled=True)
+    _, challenge = pkce()
+    status, query, _ = oauth.authorize(
         software,
         doctor,
-        "openid fhirUser user/DocumentReference.rs",
+        "user/DocumentReference.rs",
+        challenge,
         purpose_of_use="bris_de_glace",
         purpose_reason="patient unconscious",
     )
-    claims = carnet.auth.tokens.verify(token["access_token"])
-    assert claims["actor"] == "practitioner" and claims["labelled"] is True
-    assert claims["purpose_of_use"] == "bris_de_glace"
-    assert claims["purpose_reason"] == "patient unconscious"
-    assert "patient" not in token and "patient" not in claims
+    assert status == 302 and query["error"] == "invalid_request"
+    assert "patient in context" in query["error_description"]
 
 
 def test_unknown_purpose_of_use_is_refused(oauth, doctor):
