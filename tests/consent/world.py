@@ -6,7 +6,7 @@ deposited by a professional the patient then blocked), each document with its Bi
   Organization/hospital) in her care team by a Consent his software recorded; Practitioner/blocked
   blocked by her privacy Consent.
 - Patient/bernard: the same, and he refused emergency access (break-glass and centre_15).
-Practitioner/other is in nobody's care team; Practitioner/er is an emergency physician.
+Practitioner/colleague is in both care teams (the patient named him); Practitioner/other is in nobody's care team; Practitioner/er is an emergency physician.
 """
 
 import base64
@@ -122,7 +122,7 @@ def seed(fhir, client_for) -> World:
         },
     ] + [
         {"resourceType": "Practitioner", "id": who, "name": [{"family": who}]}
-        for who in ("gp", "author", "other", "blocked", "er")
+        for who in ("gp", "author", "colleague", "other", "blocked", "er")
     ]
     for resource in directory:
         assert fhir.put(f"{resource['resourceType']}/{resource['id']}", resource).status_code in (
@@ -156,6 +156,7 @@ def seed(fhir, client_for) -> World:
         )
         own = patient(client_for, pid)
         own.create(privacy_consent(pid, "deny", ["Practitioner/blocked"]))
+        own.create(privacy_consent(pid, "permit", ["Practitioner/colleague"]))
         if pid == "bernard":
             own.create(privacy_consent(pid, "deny", purposes=codes.EMERGENCY_MODES))
         world.docs[pid], world.binaries[pid] = docs, binaries

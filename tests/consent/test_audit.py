@@ -1,0 +1,133 @@
+"""AuditEvents: every access by someone other than the patient, in the same request, readable by
+the patient and changed by nobody. https://hl7.org/fhir/R4/auditevent.html
+"""
+
+import base64
+
+import pytest
+
+from tests.consent import world as w
+
+
+@pytest.fixture
+def world(fhir, client_for):
+    return w.seed(fhir, client_for)
+
+
+def _events(fhir) -> list[dict]:
+    """Every AuditEvent, as the operator's platform reads them (leaving out its own reads)."""
+    bundle = fhir.search("AuditEvent?_count=200")
+    return [
+        e["resource"]
+        for e in bundle.get("entry", [])
+        if e["resource"]["agent"][0]["who"].get("reference") != "Device/test-client"
+    ]
+
+
+def test_a_professionals_read_is_recorded_with_who_what_why_and_the_rule(world, client_for, fhir):
+    before = {e["id"] for e in _events(fhir)}
+    colleague = w.practitioner(client_for, "colleague", "alice", client_id="cabinet-soft")
+    doc = world.doc("alice", "normal")
+    assert colleague.get(f"DocumentReference/{doc}").status_code == 200
+    new = [e for e in _events(fhir) if e["id"] not in before]
+    assert len(new) == 1
+    event = new[0]
+    assert event["subtype"][0]["code"] == "read" and event["action"] == "R"
+    assert event["outcome"] == "0"
+    assert event["agent"][0]["who"] == {"reference": "Practitioner/colleague"}
+    assert event["agent"][0]["policy"] == ["urn:carnet:consent-rule:care-team"]
+    assert event["agent"][1]["who"]["identifier"]["value"] == "cabinet-soft"
+    assert event["purposeOfEvent"][0]["coding"][0]["code"] == "normal"
+    what = [e.get("what", {}).get("reference") for e in event["entity"]]
+    assert what[0] == "Patient/alice" and f"DocumentReference/{doc}/_history/1" in what
+
+
+def test_a_search_names_its_query_and_every_record_it_touched(world, client_for, fhir):
+    before = {e["id"] for e in _events(fhir)}
+    colleague = w.practitioner(client_for, "colleague")
+    colleague.search("DocumentReference?status=current")
+    new = [e for e in _events(fhir) if e["id"] not in before]
+    patients = sorted(e["entity"][0]["what"]["reference"] for e in new)
+    # Per record, one event, and one more for the documents the patient may not see yet.
+    assert patients == ["Patient/alice", "Patient/alice", "Patient/bernard", "Patient/bernard"]
+    secret = [e for e in new if "meta" in e and e["meta"].get("security")]
+    assert len(secret) == 2 and all(len(e["entity"]) == 3 for e in secret)  # patient, doc, query
+    query = [ent for ent in new[0]["entity"] if ent["role"]["code"] == "24"][0]["query"]
+    assert base64.b64decode(query).decode().startswith("/fhir/DocumentReference?status=current")
+    assert all(e["action"] == "E" and e["subtype"][0]["code"] == "search-type" for e in new)
+
+
+def test_the_patients_own_accesses_are_not_audited(world, client_for, fhir):
+    before = len(_events(fhir))
+    alice = w.patient(client_for, "alice")
+    alice.search("DocumentReference?patient=Patient/alice")
+    assert len(_events(fhir)) == before
+
+
+def test_a_refused_attempt_on_the_record_in_context_is_recorded(world, client_for, fhir):
+    before = {e["id"] for e in _events(fhir)}
+    other = w.practitioner(client_for, "other", "alice")
+    assert other.get(f"DocumentReference/{world.doc('alice', 'normal')}").status_code == 404
+    new = [e for e in _events(fhir) if e["id"] not in before]
+    assert [
+        e["outcome"] for e in new if e["entity"][0]["what"]["reference"] == "Patient/alice"
+    ] == ["4"]
+
+
+def test_the_patient_reads_who_looked_at_her_record_and_only_hers(world, client_for):
+    w.practitioner(client_for, "gp", "alice").get(
+        f"DocumentReference/{world.doc('alice', 'normal')}"
+    )
+    w.practitioner(client_for, "gp", "bernard").get(
+        f"DocumentReference/{world.doc('bernard', 'normal')}"
+    )
+    alice = w.patient(client_for, "alice")
+    mine = alice.search("AuditEvent?_count=200")["entry"]
+    assert mine and all(
+        e["resource"]["entity"][0]["what"]["reference"] == "Patient/alice" for e in mine
+    )
+    assert any(e["resource"]["agent"][0]["who"].get("reference") == "Practitioner/gp" for e in mine)
+    assert alice.search("AuditEvent?patient=Patient/bernard&_total=accurate")["total"] == 0
+
+
+def test_professionals_do_not_read_the_access_history(world, client_for):
+    gp = w.practitioner(client_for, "gp", "alice")
+    gp.get(f"DocumentReference/{world.doc('alice', 'normal')}")
+    assert gp.search("AuditEvent?patient=Patient/alice&_total=accurate")["total"] == 0
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_nobody_changes_or_deletes_an_audit_event(method, world, client_for, fhir, snapshot):
+    w.practitioner(client_for, "gp", "alice").get(
+        f"DocumentReference/{world.doc('alice', 'normal')}"
+    )
+    alice = w.patient(client_for, "alice")
+    event = alice.search("AuditEvent?_count=1")["entry"][0]["resource"]
+    for client in (fhir, alice):
+        before = [e for e in _events(fhir) if e["id"] == event["id"]]
+        body = {**event, "outcome": "0"} if method == "PUT" else None
+        if method == "PATCH":
+            body = [{"op": "replace", "path": "/outcome", "value": "8"}]
+        response = client._send(
+            method,
+            f"AuditEvent/{event['id']}",
+            body,
+            content_type="application/json-patch+json"
+            if method == "PATCH"
+            else "application/fhir+json",
+        )
+        assert response.status_code in (403, 405), response.get_data(as_text=True)
+        assert [e for e in _events(fhir) if e["id"] == event["id"]] == before
+    assert fhir.post("AuditEvent", event).status_code in (403, 405)
+
+
+def test_an_access_that_cannot_be_recorded_is_not_answered(world, client_for, carnet, monkeypatch):
+    def broken(ctx, event):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(carnet.audit, "write", broken)
+    gp = w.practitioner(client_for, "gp", "alice")
+    response = gp.get(f"DocumentReference/{world.doc('alice', 'normal')}")
+    assert response.status_code == 500
+    body = response.get_json()
+    assert body["resourceType"] == "OperationOutcome" and "alice" not in repr(body)
