@@ -23,7 +23,7 @@ class EmergencyNotice(me.Document):
     meta = {"db_alias": ALIAS, "collection": "consent_emergency_notices"}
 
 
-def _address(fhir_user: str) -> tuple[str, str] | None:
+def address_of(fhir_user: str) -> tuple[str, str] | None:
     account = Account.objects(fhir_user=fhir_user).first()
     return (account.otp_channel, account.otp_address) if account else None
 
@@ -45,7 +45,7 @@ class Notifier:
         for person, text in [(facts.pk, "your record")] + [
             (doctor, f"the record of your patient {facts.pk}") for doctor in sorted(facts.attending)
         ]:
-            address = _address(person)
+            address = address_of(person)
             if address is None:
                 continue
             channel, to = address

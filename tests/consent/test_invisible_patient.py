@@ -90,3 +90,28 @@ def test_it_becomes_visible_on_its_own_after_the_delay(fhir, alice, monkeypatch)
 
 def test_a_patient_cannot_hide_their_own_document_from_themselves(alice):
     assert_outcome(alice.post("DocumentReference", _doc(label=True)), 403)
+
+
+def test_the_author_releases_it_after_the_consultation(alice, client_for):
+    author = client_for("user/*.cruds", "practitioner", fhir_user="Practitioner/onco")
+    kept = author.create(_doc(label=True))
+    assert alice.get(f"DocumentReference/{kept['id']}").status_code == 404
+    released = {k: v for k, v in kept.items() if k != "securityLabel"}
+    assert author.put(f"DocumentReference/{kept['id']}", released).status_code == 200
+    assert alice.get(f"DocumentReference/{kept['id']}").status_code == 200
+
+
+def test_after_two_weeks_the_patient_is_told_a_document_awaits_once(fhir, alice, carnet, outbox):
+    from datetime import UTC, datetime, timedelta
+
+    from consent.reminders import notify_pending
+    from smart_auth.accounts import create_account
+
+    create_account("alice.m", "correct horse battery staple", "Patient/alice", "email", "a@x.fr")
+    kept = fhir.create(_doc(label=True))["id"]
+    now = datetime.now(UTC)
+    assert notify_pending(carnet.store, carnet.auth.sender, now + timedelta(days=13)) == []
+    assert notify_pending(carnet.store, carnet.auth.sender, now + timedelta(days=15)) == [kept]
+    assert notify_pending(carnet.store, carnet.auth.sender, now + timedelta(days=16)) == []
+    [message] = [m for m in outbox.messages() if m.get("kind") == "document-pending"]
+    assert message["to"] == "a@x.fr" and kept not in message["body"]
