@@ -42,7 +42,8 @@ class ReadRule:
 class Access:
     """What one professional may read, across records, for one request."""
 
-    me: tuple[str, ...]  # the references the caller is known by
+    me: tuple[str, ...]  # the references the caller is known by (themselves, organisations)
+    authored_as: tuple[str, ...]  # those that make them a document's author
     full: tuple[str, ...]  # records read whole, masked documents included
     plain: tuple[str, ...]  # records read without masked documents
     blocked: tuple[str, ...]  # records whose patient blocked the caller
@@ -110,7 +111,7 @@ class Policy:
 
     def _professional_rule(self, ctx: AccessContext, resource_type: str) -> ReadRule:
         access = self.access(ctx)
-        own = {"acl.by": {"$in": list(access.me)}}
+        own = {"acl.by": {"$in": list(access.authored_as)}}
         if access.blocked:
             own["pk"] = {"$nin": list(access.blocked)}
         name = access.rules.get(ctx.patient, "own-deposits") if ctx.patient else "care-team"
@@ -134,6 +135,12 @@ class Policy:
         if ctx.actor_kind == "practitioner" and ctx.actor_ref and self.facts:
             refs |= self.facts.organisations(ctx, ctx.actor_ref)
         return refs
+
+    @staticmethod
+    def authored_as(ctx: AccessContext) -> set[str]:
+        """What makes this caller a document's author: a practitioner is one person (their
+        colleagues are not), a backend client is its organisation."""
+        return {ref for ref in (ctx.actor_ref, ctx.organization) if ref}
 
     def depositors(self, ctx: AccessContext) -> list[str]:
         """Who a write is deposited by: the person or client, and the organisations they act for."""
@@ -175,7 +182,14 @@ class Policy:
                     continue
                 rules[pk] = ctx.purpose_of_use.replace("_", "-")
                 (full if self.emergency_sees_masked else plain).append(pk)
-        access = Access(tuple(sorted(me)), tuple(full), tuple(plain), tuple(blocked), rules)
+        access = Access(
+            tuple(sorted(me)),
+            tuple(sorted(self.authored_as(ctx))),
+            tuple(full),
+            tuple(plain),
+            tuple(blocked),
+            rules,
+        )
         ctx.cache["access"] = access
         return access
 
@@ -267,7 +281,8 @@ class Policy:
                 "Only the patient masks or unmasks a document (rule: masking-by-patient)"
             )
         if intent.resource_type == "Consent":
-            if intent.interaction == "create" and _records_own_consent(intent.resource, me):
+            own = self.authored_as(ctx)
+            if intent.interaction == "create" and _records_own_consent(intent.resource, own):
                 facts = self.facts.record(ctx, intent.pk) if self.facts and intent.pk else None
                 if facts is not None and me & facts.choices.blocked:
                     raise Forbidden(
@@ -286,7 +301,7 @@ class Policy:
             )
         if intent.interaction == "create":
             return "professional-deposit"  # the patient cannot prevent a deposit (DOMAIN.md)
-        if self._authored(intent, me):
+        if self._authored(intent, self.authored_as(ctx)):
             return "author-changes"
         raise Forbidden(
             "Only a document's author changes or deletes it (rule: author-only-changes)"

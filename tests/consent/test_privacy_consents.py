@@ -136,3 +136,22 @@ def test_the_patient_cannot_change_a_document_deposited_by_a_professional(world,
         alice.put(f"DocumentReference/{own['id']}", {**own, "description": "v2"}).status_code == 200
     )
     assert alice.delete(f"DocumentReference/{own['id']}").status_code == 204
+
+
+def test_an_authors_colleagues_do_not_inherit_his_documents(world, client_for, fhir):
+    fhir.put(
+        "PractitionerRole/other-at-hospital",
+        {
+            "resourceType": "PractitionerRole",
+            "id": "other-at-hospital",
+            "practitioner": {"reference": "Practitioner/other"},
+            "organization": {"reference": "Organization/hospital"},
+        },
+    )
+    other = w.practitioner(client_for, "other")
+    assert other.search("DocumentReference?_total=accurate")["total"] == 0
+    # The hospital's own system does see what its practitioner deposited.
+    hospital = w.hospital(client_for)
+    assert world.doc("alice", "masked") in {
+        e["resource"]["id"] for e in hospital.search("DocumentReference?_count=50")["entry"]
+    }
