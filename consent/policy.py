@@ -42,8 +42,7 @@ class ReadRule:
 class Access:
     """What one professional may read, across records, for one request."""
 
-    me: tuple[str, ...]  # the references the caller is known by (themselves, organisations)
-    authored_as: tuple[str, ...]  # those that make them a document's author
+    authored_as: tuple[str, ...]  # the references that make the caller a document's author
     full: tuple[str, ...]  # records read whole, masked documents included
     plain: tuple[str, ...]  # records read without masked documents
     blocked: tuple[str, ...]  # records whose patient blocked the caller
@@ -111,8 +110,11 @@ class Policy:
 
     def _professional_rule(self, ctx: AccessContext, resource_type: str) -> ReadRule:
         access = self.access(ctx)
-        own = {"acl.by": {"$in": list(access.authored_as)}}
-        if access.blocked:
+        own: dict = {"acl.by": {"$in": list(access.authored_as)}}
+        if ctx.patient:
+            # A token for one record: what the caller deposited there, unless blocked there.
+            own = MATCH_NOTHING if ctx.patient in access.blocked else {**own, "pk": ctx.patient}
+        elif access.blocked:
             own["pk"] = {"$nin": list(access.blocked)}
         name = access.rules.get(ctx.patient, "own-deposits") if ctx.patient else "care-team"
         if resource_type in codes.PATIENT_PRIVATE_TYPES:
@@ -151,29 +153,42 @@ class Policy:
         return sorted(self.me(ctx))
 
     def access(self, ctx: AccessContext) -> Access:
-        """The records a professional may read in this request, and by which rule."""
+        """The records a professional may read in this request, and by which rule.
+
+        With a patient in context (an EHR launch) the token is for that record only: its facts
+        are read, nobody else's. Without one, the records whose patients named the caller.
+        """
         if "access" in ctx.cache:
             return ctx.cache["access"]
         if self.facts is None:
             raise RuntimeError("Policy.bind(facts) must be called when the app is built")
-        me = self.me(ctx)
-        records = dict(self.facts.records_naming(ctx, me))
-        emergency = ctx.purpose_of_use in codes.EMERGENCY_MODES and ctx.patient
-        if emergency and ctx.patient not in records:
-            records[ctx.patient] = self.facts.record(ctx, ctx.patient)
+        personal = self.authored_as(ctx)
+
+        def names_me(refs: set[str]) -> bool:
+            if personal & refs:
+                return True
+            # Only a record naming an organisation needs the practitioner's organisations.
+            organisations = any(r.startswith("Organization/") for r in refs)
+            return organisations and ctx.actor_kind == "practitioner" and bool(self.me(ctx) & refs)
+
+        if ctx.patient:
+            records = {ctx.patient: self.facts.record(ctx, ctx.patient)}
+        else:
+            records = dict(self.facts.records_naming(ctx, self.me(ctx)))
+        emergency = ctx.purpose_of_use in codes.EMERGENCY_MODES and bool(ctx.patient)
         full, plain, blocked, rules = [], [], [], {}
         for pk, facts in records.items():
             said = facts.choices
-            if me & said.blocked:
+            if names_me(said.blocked):
                 blocked.append(pk)
                 rules[pk] = "blocked-by-patient"
-            elif me & facts.attending:
+            elif names_me(facts.attending):
                 full.append(pk)
                 rules[pk] = "attending-doctor"
-            elif me & said.sees_masked:
+            elif names_me(said.sees_masked):
                 full.append(pk)
                 rules[pk] = "care-team-with-masked"
-            elif me & said.permitted:
+            elif names_me(said.permitted):
                 plain.append(pk)
                 rules[pk] = "care-team"
             elif emergency and pk == ctx.patient:
@@ -183,8 +198,7 @@ class Policy:
                 rules[pk] = ctx.purpose_of_use.replace("_", "-")
                 (full if self.emergency_sees_masked else plain).append(pk)
         access = Access(
-            tuple(sorted(me)),
-            tuple(sorted(self.authored_as(ctx))),
+            tuple(sorted(personal)),
             tuple(full),
             tuple(plain),
             tuple(blocked),

@@ -40,7 +40,11 @@ def test_blocking_an_organisation_blocks_its_people_and_its_systems(world, clien
     alice.create(w.privacy_consent("alice", "deny", ["Organization/hospital"]))
     assert author.get(normal).status_code == hospital.get(normal).status_code == 404
     # ...in alice's record only.
-    assert author.get(f"DocumentReference/{world.doc('bernard', 'normal')}").status_code == 200
+    author_at_bernard = w.practitioner(client_for, "author", "bernard")
+    assert (
+        author_at_bernard.get(f"DocumentReference/{world.doc('bernard', 'normal')}").status_code
+        == 200
+    )
 
 
 def test_a_blocked_professional_still_deposits_but_cannot_read_it_back(world, client_for):
@@ -155,3 +159,11 @@ def test_an_authors_colleagues_do_not_inherit_his_documents(world, client_for, f
     assert world.doc("alice", "masked") in {
         e["resource"]["id"] for e in hospital.search("DocumentReference?_count=50")["entry"]
     }
+
+
+def test_a_token_for_one_patient_reads_that_record_only(world, client_for):
+    in_context = w.practitioner(client_for, "colleague", "alice")
+    everywhere = w.practitioner(client_for, "colleague")
+    bernard_doc = f"DocumentReference/{world.doc('bernard', 'normal')}"
+    assert in_context.get(bernard_doc).status_code == 404
+    assert everywhere.get(bernard_doc).status_code == 200
