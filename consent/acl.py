@@ -3,7 +3,8 @@
 The read predicates of consent.policy look only at `pk` and these fields, so they are copied onto
 every stored version (fhir_server.store) and a policy change never needs to read resource bodies:
 - `labels`: "system|code" of DocumentReference.securityLabel and meta.security (a set);
-- `visible_from`: when a document deposited INVISIBLE_PATIENT shows itself to the patient;
+- `visible_from`: when the resource shows itself to the patient (1970 unless it was deposited
+  INVISIBLE_PATIENT: then one month after the deposit, or when the label is lifted);
 - `by`: who deposited it (the professional, their organisation, the software's organisation),
   with the document's literal author and custodian references: they keep seeing it when masked.
 https://hl7.org/fhir/R4/documentreference-definitions.html#DocumentReference.securityLabel
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 
 from consent import codes
 
+ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)  # visible_from of what was never kept from the patient
 _AUTHOR_TYPES = ("Practitioner/", "PractitionerRole/", "Organization/", "Device/")
 
 
@@ -58,7 +60,10 @@ def access_fields(
     # The depositor is whoever wrote the first version; authors are read from each version.
     dep = previous["dep"] if "dep" in previous else sorted(depositors or [])
     acl: dict = {"labels": labels, "dep": dep, "by": sorted(set(dep) | set(_authors(resource)))}
+    # Always set, so the patient's predicate is one indexable comparison (consent.policy).
+    acl["visible_from"] = ALWAYS
     if codes.INVISIBLE_LABEL in labels:
-        kept = previous.get("visible_from")
+        was_kept = codes.INVISIBLE_LABEL in previous.get("labels", [])
+        kept = previous.get("visible_from") if was_kept else None
         acl["visible_from"] = kept or (moment or datetime.now(UTC)) + codes.INVISIBLE_PATIENT_DELAY
     return acl

@@ -100,12 +100,7 @@ class Policy:
     def _patient_rule(ctx: AccessContext) -> ReadRule:
         # Their whole record, but for documents a professional keeps from them until the
         # consultation that announces them, or until the delay of CSP R1111-53 has passed.
-        announced = {
-            "$or": [
-                {"acl.labels": {"$ne": codes.INVISIBLE_LABEL}},
-                {"acl.visible_from": {"$lte": datetime.now(UTC)}},
-            ]
-        }
+        announced = {"acl.visible_from": {"$lte": datetime.now(UTC)}}
         return ReadRule("patient-own-record", {"pk": ctx.patient, **announced})
 
     def _professional_rule(self, ctx: AccessContext, resource_type: str) -> ReadRule:
@@ -121,6 +116,19 @@ class Policy:
             # Who looked at the record and the patient's privacy choices are the patient's:
             # a professional reads only the consent its own software recorded.
             return ReadRule("own-deposits", own)
+        if ctx.patient in access.full:
+            return ReadRule(name, {"pk": ctx.patient})  # the whole record: nothing else to add
+        if ctx.patient in access.plain:
+            return ReadRule(
+                name,
+                {
+                    "pk": ctx.patient,
+                    "$or": [
+                        {"acl.labels": {"$ne": codes.MASKED_LABEL}},
+                        {"acl.by": {"$in": list(access.authored_as)}},
+                    ],
+                },
+            )
         branches = []
         if access.full:
             branches.append({"pk": {"$in": list(access.full)}})
