@@ -27,6 +27,7 @@ from fhir_server.store.binary import BlobStore
 from fhir_server.store.db import connect
 from fhir_server.store.repository import Store, instant, new_id, now
 from fhir_server.transaction import BundleProcessor
+from ingestion.iti65 import Ingestion
 from smart_auth import endpoints as smart_auth_endpoints
 from smart_auth import login
 from smart_auth.discovery import capability_security
@@ -46,6 +47,7 @@ class Carnet:
     bundles: BundleProcessor
     auth: AuthServices
     audit: Auditor
+    ingestion: Ingestion  # POST [base]: MHD pushes and INS-named transactions, then `bundles`
 
     def capabilities(self) -> Reply:
         security = capability_security(self.settings.public_root)
@@ -77,7 +79,8 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
         lambda: instant(now()),
     )
     auditor.observers.append(Announcer(policy, Notifier(auth.sender)))
-    return Carnet(settings, store, interactions, bundles, auth, auditor)
+    ingestion = Ingestion(store, interactions, bundles, settings.secret_key)
+    return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion)
 
 
 def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -> Flask:

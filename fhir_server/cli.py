@@ -9,6 +9,9 @@ fhir-server import FILE... [--job NAME] [--resume]
 fhir-server create-account --username U --password-stdin --fhir-user Patient/x --otp-email A
 fhir-server register-client --name N [--redirect-uri U]... [--auth-method M] [--jwks FILE]
                             [--jwks-uri URL] [--scope S] [--labelled] [--organization O] [--platform]
+fhir-server record-status --ins NIR [--system OID] [--set open|opposed|closed]
+                                (a person's record: opposed or closed refuses pushes)
+fhir-server notify-pending      (tell patients of documents kept from them for two weeks; daily)
 """
 
 import argparse
@@ -233,6 +236,33 @@ def _register_client(args) -> int:
     return 0
 
 
+def _record_status(args) -> int:
+    """Show or set the status of a person's record (ingestion.records), keyed by INS."""
+    from ingestion import records
+    from ingestion.ins import InvalidIns
+    from smart_auth import models
+
+    settings = Settings.from_env()
+    if settings.mongodb_uri is None:
+        print(
+            "warning: no MONGODB_URI, so this status lives only in this command's embedded store",
+            file=sys.stderr,
+        )
+    models.connect(settings.mongodb_uri, settings.mongodb_db)
+    try:
+        if args.set:
+            record = records.set_status(args.ins, args.set, args.system)
+        else:
+            record = records.find(args.ins, args.system)
+    except InvalidIns as error:
+        print(f"Invalid INS: {error}", file=sys.stderr)
+        return 2
+    status = record.status if record else "open (never opposed, no record opened yet)"
+    opened = f", {record.patient}" if record and record.patient else ""
+    print(f"Record of INS {args.system}|{args.ins}: {status}{opened}")
+    return 0
+
+
 def _gunicorn(factory, args) -> int:
     from gunicorn.app.base import BaseApplication
 
@@ -300,6 +330,19 @@ def _add_register_client(sub) -> None:
     )
 
 
+def _add_record_status(sub) -> None:
+    from ingestion.ins import INS_NIR
+    from ingestion.models import RECORD_STATUSES
+
+    record = sub.add_parser(
+        "record-status",
+        help="show or set a person's record status (opposed or closed: pushes are refused)",
+    )
+    record.add_argument("--ins", required=True, help="the INS matricule (15 characters)")
+    record.add_argument("--system", default=INS_NIR, help=f"the INS system (default {INS_NIR})")
+    record.add_argument("--set", choices=RECORD_STATUSES, help="the new status")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -318,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("create-indexes", help="create the indexes the server declares")
     sub.add_parser(
+        "notify-pending",
+        help="tell patients of documents kept from them (INVISIBLE_PATIENT) for two weeks",
+    )
+    sub.add_parser(
         "rotate-keys",
         help="sign new tokens with a new key; the old one stays published until its tokens expire",
     )
@@ -331,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     bulk.add_argument("--resume", action="store_true", help="continue job --job where it stopped")
     _add_create_account(sub)
     _add_register_client(sub)
+    _add_record_status(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -338,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         return _create_account(args)
     if args.command == "register-client":
         return _register_client(args)
+    if args.command == "record-status":
+        return _record_status(args)
     from fhir_server.app import build
 
     carnet = build(Settings.from_env())
@@ -349,6 +399,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "import":
         return _import(carnet, args)
+    if args.command == "notify-pending":
+        from consent.reminders import notify_pending
+
+        told = notify_pending(carnet.store, carnet.auth.sender)
+        print(f"{len(told)} patient notice(s) sent.")
+        return 0
     loaded, failed = load_files(carnet, args.files)
     print(f"{loaded} loaded, {failed} failed")
     return 1 if failed else 0

@@ -108,7 +108,8 @@ class BundleProcessor:
     def base_url(self) -> str:
         return self.interactions.base_url
 
-    def process(self, ctx, bundle, prefer: str | None) -> Reply:
+    def process(self, ctx, bundle, prefer: str | None, uow=None) -> Reply:
+        """Run a batch or transaction Bundle; a transaction joins `uow` when given (ingestion)."""
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             raise BadRequest(
                 "POST to the base takes a Bundle of type batch or transaction",
@@ -129,7 +130,7 @@ class BundleProcessor:
             )
         if kind == "batch":
             return self._batch(ctx, raw_entries, prefer)
-        return self._transaction(ctx, raw_entries, prefer)
+        return self._transaction(ctx, raw_entries, prefer, uow)
 
     # -- one entry ------------------------------------------------------------------------------
     def _run(self, ctx, entry: Entry, prefer, uow, resource=None, assigned_id=None) -> Reply:
@@ -279,7 +280,7 @@ class BundleProcessor:
         return Reply(200, {"resourceType": "Bundle", "type": "batch-response", "entry": out})
 
     # -- transaction ----------------------------------------------------------------------------
-    def _transaction(self, ctx, raw_entries: list, prefer) -> Reply:
+    def _transaction(self, ctx, raw_entries: list, prefer, outer=None) -> Reply:
         entries = [Entry(i, raw, self.base_url) for i, raw in enumerate(raw_entries)]
         mapping: dict[str, str] = {}
         assigned: dict[int, str] = {}
@@ -306,7 +307,7 @@ class BundleProcessor:
                 mapping[e.full_url] = f"{e.resource_type}/{e.parts[1]}"
         _check_overlap(entries)
         preset: dict[int, str] = {}
-        with self.interactions.store.unit_of_work() as uow:
+        with self.interactions.store.unit_of_work(outer) as uow:
             # Conditional updates named by a urn:uuid fullUrl: the urn becomes the matched id, or
             # the id the resource will be created with when nothing matches.
             for e in entries:
@@ -335,7 +336,11 @@ class BundleProcessor:
                 resources[index] = {**resources[index], "id": id}
             results: dict[int, dict] = {}
             touched: dict[str, Entry] = {}
-            for e in sorted(entries, key=lambda x: (ORDER[x.method], x.index)):
+            # Binaries before the other writes of their group: a DocumentReference written after its
+            # Binary takes it into the patient's record, under its labels (Store._adopt_binaries).
+            for e in sorted(
+                entries, key=lambda x: (ORDER[x.method], x.resource_type != "Binary", x.index)
+            ):
                 try:
                     reply = self._run(
                         ctx, e, prefer, uow, resources.get(e.index), assigned.get(e.index)

@@ -62,3 +62,27 @@ class ImportJob(me.Document):
     def total(self, field: str) -> int:
         """The sum over sources of one count: loaded, skipped or failed."""
         return sum(getattr(source, field) for source in self.sources)
+
+
+RECORD_STATUSES = ("open", "opposed", "closed")
+
+
+class PatientRecord(me.Document):
+    """The state of one person's national record, keyed by their INS (DOMAIN.md, CSP R1111-28/-36).
+
+    `opposed`: the person objected to the record's creation (it may not exist yet); `closed`: the
+    person closed it; either way a push is refused. `patient` is the Patient the record holds, once
+    opened. Kept beside the FHIR store (not a FHIR resource): it outlives a deleted Patient.
+    """
+
+    system = me.StringField(required=True)  # the INS system (NIR, NIA, test or demo OID)
+    value = me.StringField(required=True)  # the normalised matricule
+    status = me.StringField(choices=RECORD_STATUSES, default="open")
+    patient = me.StringField()  # "Patient/<id>" once the record is opened
+    opened = me.DateTimeField()
+    changed = me.DateTimeField(default=utcnow)
+    meta = {
+        "collection": "patient_records",
+        "db_alias": ALIAS,
+        "indexes": [{"fields": ["system", "value"], "unique": True}],
+    }

@@ -1,6 +1,6 @@
 """Demo sign-in accounts and OAuth clients, created by `fhir-server serve --demo` only.
 
-DEMO ONLY: the passwords, the client secret and the backend client's private key below are
+DEMO ONLY: the passwords, the client secret and the backend clients' private keys below are
 published in examples/README.md and examples/keys/, so that the scripts in examples/ can run every
 SMART flow against the demo server. Never seed them into a real deployment.
 
@@ -39,15 +39,19 @@ PATIENT_APP = "demo-patient-app"
 PRO_SOFTWARE = "demo-pro-software"
 PRO_SOFTWARE_SECRET = "demo-pro-software-secret-not-for-production"
 HOSPITAL = "demo-hospital"
+LAB = "demo-lab"
 
 
 # The Organization each demo backend client acts for (operator-set, not RFC 7591 metadata).
-ORGANIZATIONS = {HOSPITAL: "Organization/demo-hegp"}
+ORGANIZATIONS = {HOSPITAL: "Organization/demo-hegp", LAB: "Organization/demo-labo"}
+
+
+def _public_jwks(client_id: str) -> dict:
+    return json.loads((KEYS_DIR / f"{client_id}.public.jwks.json").read_text("utf-8"))
 
 
 def demo_clients() -> list[tuple[str, str | None, dict]]:
     """(client_id, client_secret, RFC 7591 metadata) of each demo client."""
-    public_jwks = json.loads((KEYS_DIR / "demo-hospital.public.jwks.json").read_text("utf-8"))
     return [
         (
             PATIENT_APP,
@@ -74,7 +78,16 @@ def demo_clients() -> list[tuple[str, str | None, dict]]:
             {
                 "client_name": "Demo hospital system (Backend Services)",
                 "token_endpoint_auth_method": "private_key_jwt",
-                "jwks": public_jwks,
+                "jwks": _public_jwks(HOSPITAL),
+            },
+        ),
+        (
+            LAB,
+            None,
+            {
+                "client_name": "Demo medical laboratory system (Backend Services)",
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": _public_jwks(LAB),
             },
         ),
     ]

@@ -72,12 +72,14 @@ def test_demo_seeding_creates_the_accounts_and_clients(demo_server):
     accounts = {a.username: a.fhir_user for a in Account.objects}
     assert accounts == {"alice": "Patient/demo-alice", "dr.lefevre": "Practitioner/demo-dr-lefevre"}
     clients = {c.client_id: c for c in OAuthClient.objects}
-    assert set(clients) == {"demo-patient-app", "demo-pro-software", "demo-hospital"}
+    assert set(clients) == {"demo-patient-app", "demo-pro-software", "demo-hospital", "demo-lab"}
     assert clients["demo-pro-software"].labelled
     assert clients["demo-patient-app"].token_endpoint_auth_method == "none"
     assert clients["demo-hospital"].grant_types == ["client_credentials"]
+    assert clients["demo-lab"].organization == "Organization/demo-labo"
     # No private key material is registered, and seeding again changes nothing.
     assert "d" not in clients["demo-hospital"].jwks["keys"][0]
+    assert "d" not in clients["demo-lab"].jwks["keys"][0]
     from smart_auth import demo
 
     assert demo.seed() == []
@@ -96,6 +98,26 @@ def test_backend_client_prints_only_a_token(demo_server, capsys):
     assert "\n" not in token and token.count(".") == 2
     claims = demo_server.carnet.auth.tokens.verify(token)
     assert claims["client_id"] == "demo-hospital" and claims["scope"] == "system/*.cruds"
+
+
+def test_hospital_client_pushes_finds_and_fetches_a_discharge_letter(demo_server, capsys):
+    out = run_script("hospital_client", capsys, "--base", demo_server.url)
+    assert "ITI-65 Provide Document Bundle: Discharge letter for INS 284057505612387" in out
+    assert "   201 Created: DocumentReference/" in out
+    assert "is in Patient/demo-alice" in out
+    assert "bytes, SHA-1 as declared" in out
+    assert "stored once: answered 200 OK with the same locations" in out
+    assert "Discharge letter pushed, found and retrieved: DocumentReference/" in out
+
+
+def test_lab_client_pushes_a_lab_report_with_narrow_scopes(demo_server, capsys):
+    out = run_script("lab_client", capsys, "--base", demo_server.url)
+    assert (
+        "token obtained: scope system/List.c system/DocumentReference.crs system/Binary.cr" in out
+    )
+    assert "ITI-65 Provide Document Bundle: Lab report for INS 156096912304594" in out
+    assert "Lab report pushed, found and retrieved: DocumentReference/" in out
+    assert out.rstrip().endswith("in Patient/demo-bernard")
 
 
 def test_patient_app_standalone_launch_lists_the_patients_documents(demo_server, capsys):

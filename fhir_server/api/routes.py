@@ -121,11 +121,11 @@ class Metadata(MethodView):
 @blp.route("")
 class System(MethodView):
     def post(self):
-        """Batch or transaction Bundle (http.html#transaction)."""
+        """Batch or transaction Bundle (http.html#transaction); ITI-65 Provide Document Bundle."""
         http.response_type(request)
         bundle = http.read_json_body(request)
         return http.render(
-            current_app.extensions["carnet"].bundles.process(
+            current_app.extensions["carnet"].ingestion.process(
                 _ctx(), bundle, http.prefer(request, "return")
             )
         )

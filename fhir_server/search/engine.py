@@ -256,6 +256,14 @@ class SearchEngine:
             inner = self._param(ctx, target, chain, raw, SearchRequest(target))
             for i in self._ids(ctx, target, inner):
                 keys += C.local_keys(param.code, f"{target}/{i}", self.settings.base_url)
+        if chain == "identifier":
+            # A reference's own identifier names the same target (references.html#logical):
+            # `patient.identifier` also finds the documents whose subject carries it, whether or
+            # not the caller may read the Patient (a hospital finds what it deposited, by INS).
+            keys += [
+                C.reference(param, "identifier", value, self.settings.base_url)["rf"]
+                for value in C.split_or(raw)
+            ]
         return {"rf": {"$in": keys}}
 
     def _has(self, ctx, resource_type: str, name: str, raw: str) -> dict:

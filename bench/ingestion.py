@@ -1,0 +1,192 @@
+"""Benchmark of document ingestion: ITI-65 Provide Document Bundles per second, through HTTP.
+
+    python bench/ingestion.py [--singles 200] [--tens 40] [--size-kb 100] [--patients 100]
+
+https://profiles.ihe.net/ITI/MHD/ITI-65.html - builds the app in-process (fhir_server.app) on the
+embedded store, or on MongoDB when MONGODB_URI is set (a scratch database, dropped afterwards), and
+drives it with Flask's test client (no network, no gunicorn: the figures are the server's own
+cost). A hospital's backend client (acting for an Organization, so the consent policy's write
+rules and the audit run as in production) pushes PDSm bundles made from
+examples/mhd/iti65-discharge-letter.json:
+- singles: one ~100 KB PDF per bundle (SubmissionSet, DocumentReference, Binary);
+- tens: bundles of 10 documents, each its own ~100 KB PDF (1 + 10 + 10 entries);
+- repeats: the singles pushed again (idempotent retries: answered, nothing stored).
+Documents are spread over --patients people named by INS: each one's first push opens their record.
+Request bodies are serialised before the clock starts. This is a script, not a test.
+"""
+
+import argparse
+import base64
+import copy
+import hashlib
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.rest_core import machine, store_description  # noqa: E402
+from fhir_server.app import build, create_app  # noqa: E402
+from fhir_server.config import Settings  # noqa: E402
+from ingestion.ins import nir_key  # noqa: E402
+
+FHIR_JSON = "application/fhir+json"
+TEMPLATE = (
+    Path(__file__).resolve().parent.parent / "examples" / "mhd" / "iti65-discharge-letter.json"
+)
+TEMPLATE_NIR = "291037511223356"
+
+
+def pdf(rng: random.Random, size: int) -> bytes:
+    """A PDF-shaped payload of `size` bytes: random, as compressed PDF content is."""
+    head, tail = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", b"\n%%EOF\n"
+    return head + rng.randbytes(max(0, size - len(head) - len(tail))) + tail
+
+
+def people(count: int) -> list[str]:
+    """`count` valid NIR matricules (13 digits and their key)."""
+    out = []
+    for n in range(count):
+        number = f"1{80 + n % 20:02d}0175{(100 + n) % 1000:03d}{n % 1000:03d}"
+        out.append(f"{number}{nir_key(number):02d}")
+    return out
+
+
+def provide_bundle(rng: random.Random, nir: str, documents: int, size: int) -> dict:
+    """An ITI-65 Bundle of `documents` documents for one person, each its own PDF."""
+    template = json.loads(TEMPLATE.read_text("utf-8").replace(TEMPLATE_NIR, nir))
+    submission, document, binary = (e for e in template["entry"])
+    submission["resource"]["identifier"][0]["value"] = f"urn:oid:2.25.{uuid.uuid4().int}"
+    submission["resource"]["entry"] = []
+    entries = [submission]
+    binaries = []
+    for _ in range(documents):
+        content = pdf(rng, size)
+        doc, bin_ = copy.deepcopy(document), copy.deepcopy(binary)
+        doc["fullUrl"], bin_["fullUrl"] = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
+        resource = doc["resource"]
+        resource["masterIdentifier"]["value"] = f"urn:oid:2.25.{uuid.uuid4().int}"
+        attachment = resource["content"][0]["attachment"]
+        attachment["url"] = bin_["fullUrl"]
+        attachment["size"] = len(content)
+        attachment["hash"] = base64.b64encode(hashlib.sha1(content).digest()).decode()
+        bin_["resource"]["data"] = base64.b64encode(content).decode()
+        submission["resource"]["entry"].append({"item": {"reference": doc["fullUrl"]}})
+        entries.append(doc)
+        binaries.append(bin_)
+    template["entry"] = entries + binaries
+    return template
+
+
+def push_all(client, headers: dict, bodies: list[bytes], documents: int, expect: str) -> dict:
+    """Push each body, timed; the figures of the run."""
+    latencies = []
+    start = time.perf_counter()
+    for body in bodies:
+        t0 = time.perf_counter()
+        response = client.post("/fhir", data=body, headers=headers)
+        latencies.append(time.perf_counter() - t0)
+        if response.status_code != 200:
+            raise RuntimeError(f"push failed: {response.get_data(as_text=True)[:500]}")
+        statuses = {e["response"]["status"] for e in response.get_json()["entry"]}
+        if statuses != {expect}:
+            raise RuntimeError(f"expected {expect} for every entry, got {statuses}")
+    elapsed = time.perf_counter() - start
+    ordered = sorted(latencies)
+    return {
+        "bundles": len(bodies),
+        "documents": len(bodies) * documents,
+        "seconds": elapsed,
+        "docs_per_s": len(bodies) * documents / elapsed,
+        "mb_per_s": sum(map(len, bodies)) / elapsed / 1e6,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] * 1000,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--singles", type=int, default=200, help="bundles of one document")
+    parser.add_argument("--tens", type=int, default=40, help="bundles of ten documents")
+    parser.add_argument("--size-kb", type=int, default=100, help="size of each PDF")
+    parser.add_argument("--patients", type=int, default=100, help="people named by INS")
+    args = parser.parse_args(argv)
+
+    import logging
+
+    logging.getLogger("carnet").setLevel(logging.ERROR)
+    rng = random.Random(65)
+    db_name = f"carnet_bench_{uuid.uuid4().hex[:8]}"
+    settings = Settings.from_env(base_url="http://bench/fhir", mongodb_db=db_name)
+    carnet = build(settings)
+    client = create_app(settings, carnet).test_client()
+    token, _ = carnet.auth.tokens.issue(
+        client_id="bench-hospital",
+        scope="system/*.cruds",
+        actor="system",
+        subject="bench-hospital",
+        organization="Organization/demo-hegp",
+        lifetime=6 * 3600,
+    )
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": FHIR_JSON,
+        "Accept": FHIR_JSON,
+    }
+    size = args.size_kb * 1024
+    nirs = people(args.patients)
+
+    def bodies(count: int, documents: int) -> list[bytes]:
+        return [
+            json.dumps(provide_bundle(rng, nirs[i % len(nirs)], documents, size)).encode()
+            for i in range(count)
+        ]
+
+    print("Carnet ingestion benchmark (ITI-65 Provide Document Bundle)")
+    print(f"machine : {machine()}")
+    print(f"store   : {store_description()}")
+    print(
+        "method  : Flask test client in-process (no network), a hospital backend client "
+        "(Organization/demo-hegp);\n"
+        f"          PDSm bundles from examples/mhd, PDFs of {args.size_kb} KB (random content), "
+        f"spread over {args.patients} people by INS\n"
+        "          (each one's first push opens the record); answers Prefer: return=minimal "
+        "(the ITI-65 default here)."
+    )
+    print()
+    results = []
+    try:
+        singles = bodies(args.singles, 1)
+        results.append(("1 PDF per bundle", push_all(client, headers, singles, 1, "201 Created")))
+        tens = bodies(args.tens, 10)
+        results.append(("10 PDFs per bundle", push_all(client, headers, tens, 10, "201 Created")))
+        results.append(("1 per bundle, repeated", push_all(client, headers, singles, 1, "200 OK")))
+        stored = carnet.store.db["DocumentReference"].count_documents({})
+        opened = carnet.store.db["Patient"].count_documents({})
+    finally:
+        if os.environ.get("MONGODB_URI"):
+            carnet.store.db.client.drop_database(db_name)
+    header = (
+        f"{'run':<24} {'bundles':>7} {'documents':>9} {'seconds':>8} {'documents/s':>11} "
+        f"{'MB/s in':>8} {'bundle p50/p99 ms':>18}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, r in results:
+        print(
+            f"{name:<24} {r['bundles']:>7} {r['documents']:>9} {r['seconds']:>8.1f} "
+            f"{r['docs_per_s']:>11.1f} {r['mb_per_s']:>8.1f} "
+            f"{r['p50_ms']:>8.1f} / {r['p99_ms']:<7.1f}"
+        )
+    print()
+    print(f"{stored} DocumentReferences stored (repeats stored nothing), {opened} records opened.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
