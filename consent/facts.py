@@ -51,11 +51,7 @@ class Facts:
             consents = self._docs("Consent", {"pk": {"$in": missing}})
             attending: dict[str, set[str]] = {pk: set() for pk in missing}
             for doc in patients:
-                attending[doc["pk"]] |= {
-                    ref["reference"]
-                    for ref in (doc.get("res") or {}).get("generalPractitioner", [])
-                    if isinstance(ref, dict) and isinstance(ref.get("reference"), str)
-                }
+                attending[doc["pk"]] |= _attending(doc)
             by_record: dict[str, list[dict]] = {pk: [] for pk in missing}
             for doc in consents:
                 if doc.get("res"):
@@ -78,21 +74,44 @@ class Facts:
         return ctx.cache[key]
 
     def records_naming(self, ctx: AccessContext, actors: set[str]) -> dict[str, RecordFacts]:
-        """Every record whose patient named one of `actors` (as attending doctor or in a Consent)."""
+        """What each record whose patient named one of `actors` says *about them*.
+
+        Two indexed reference searches across records: the Patients naming them as attending
+        doctor, the Consents naming them. That is all a decision about these actors needs (a block
+        of their organisation names it too); the facts are partial, so they are not cached as a
+        record's facts.
+        """
         key = ("naming", tuple(sorted(actors)))
         if key in ctx.cache:
             return ctx.cache[key]
         joined = ",".join(sorted(actors))
-        pks: set[str] = set()
+        found: dict[str, RecordFacts] = {}
         if joined:
-            gp = self.compile("Patient", (("general-practitioner", joined),))
-            named = self.compile("Consent", (("actor", joined),))
             limit = MAX_RECORDS_PER_ACTOR + 1
-            pks |= {d["pk"] for d in self._docs("Patient", gp, limit)}
-            pks |= {d["pk"] for d in self._docs("Consent", named, limit)}
-        ctx.cache[key] = self._load(ctx, sorted(pks)[:MAX_RECORDS_PER_ACTOR])
+            gp = self.compile("Patient", (("general-practitioner", joined),))
+            for doc in self._docs("Patient", gp, limit):
+                facts = found.setdefault(doc["pk"], RecordFacts(doc["pk"]))
+                facts.attending |= _attending(doc)
+            named = self.compile("Consent", (("actor", joined),))
+            consents: dict[str, list[dict]] = {}
+            for doc in self._docs("Consent", named, limit):
+                if doc.get("res"):
+                    consents.setdefault(doc["pk"], []).append(doc["res"])
+            for pk, said in consents.items():
+                found.setdefault(pk, RecordFacts(pk)).choices = choices(said)
+        kept = sorted(found)[:MAX_RECORDS_PER_ACTOR]
+        ctx.cache[key] = {pk: found[pk] for pk in kept}
         return ctx.cache[key]
 
     def forget(self, ctx: AccessContext) -> None:
         """A write to a Patient or a Consent changes the facts: read them again."""
         ctx.cache.clear()
+
+
+def _attending(patient_doc: dict) -> set[str]:
+    """Patient.generalPractitioner references of a stored Patient."""
+    return {
+        ref["reference"]
+        for ref in (patient_doc.get("res") or {}).get("generalPractitioner", [])
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str)
+    }
