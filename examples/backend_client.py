@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-id", default="demo-hospital")
     parser.add_argument(
         "--key",
-        default=str(KEYS_DIR / "demo-hospital.private.jwk.json"),
-        help="the private JWK the assertion is signed with (default: the DEMO key)",
+        help="the private JWK the assertion is signed with "
+        "(default: the DEMO key examples/keys/<client-id>.private.jwk.json)",
     )
     parser.add_argument("--scope", default="system/*.cruds")
     parser.add_argument("--patient", default="Patient/demo-alice")
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         help="print only an access token (for TOKEN=$(...) examples/curl.sh)",
     )
     args = parser.parse_args(argv)
+    args.key = args.key or str(KEYS_DIR / f"{args.client_id}.private.jwk.json")
     with open(args.key, encoding="utf-8") as file:
         key = RSAKey.import_key(json.load(file))
     try:

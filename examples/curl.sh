@@ -5,10 +5,13 @@
 #   examples/curl.sh                    # or: BASE=http://host:port/fhir examples/curl.sh
 #
 # Every /fhir request needs a bearer token: requests carry "Authorization: Bearer $TOKEN" when
-# TOKEN is set. Against the demo server, the demo backend client gets one (scope system/*.cruds,
-# valid 15 minutes):
+# TOKEN is set. Against the demo server, the demo platform client (the operator's own service,
+# which reads every record, every access audited) gets one (scope system/*.cruds, 15 minutes):
 #
-#   TOKEN=$(python examples/backend_client.py --print-token) examples/curl.sh
+#   TOKEN=$(python examples/backend_client.py --client-id demo-platform --print-token) examples/curl.sh
+#
+# (The demo hospital's token, the default of backend_client.py, reads only what its organisation
+# deposited: most of this script's reads of the demo data would answer 404.)
 # Needs curl only (jq, when installed, pretty-prints the answers). Each step prints the request,
 # the HTTP status and the interesting part of the answer; the script stops at the first failure.
 # It creates its own resources, so it can be run again and again against the same server.

@@ -40,6 +40,7 @@ PRO_SOFTWARE = "demo-pro-software"
 PRO_SOFTWARE_SECRET = "demo-pro-software-secret-not-for-production"
 HOSPITAL = "demo-hospital"
 LAB = "demo-lab"
+PLATFORM = "demo-platform"  # the operator's own service: reads every record (audited)
 
 
 # The Organization each demo backend client acts for (operator-set, not RFC 7591 metadata).
@@ -90,6 +91,15 @@ def demo_clients() -> list[tuple[str, str | None, dict]]:
                 "jwks": _public_jwks(LAB),
             },
         ),
+        (
+            PLATFORM,
+            None,
+            {
+                "client_name": "Demo operator platform (Backend Services, full access)",
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": _public_jwks(PLATFORM),
+            },
+        ),
     ]
 
 
@@ -117,4 +127,5 @@ def _register(client_id: str, secret: str | None, metadata: dict) -> None:
         client_id=client_id,
         client_secret=secret,
         organization=ORGANIZATIONS.get(client_id),
+        platform=client_id == PLATFORM,
     )

@@ -8,6 +8,8 @@ the server's outbox, and its printed output is checked.
 import dataclasses
 import importlib
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import uuid
@@ -72,7 +74,14 @@ def test_demo_seeding_creates_the_accounts_and_clients(demo_server):
     accounts = {a.username: a.fhir_user for a in Account.objects}
     assert accounts == {"alice": "Patient/demo-alice", "dr.lefevre": "Practitioner/demo-dr-lefevre"}
     clients = {c.client_id: c for c in OAuthClient.objects}
-    assert set(clients) == {"demo-patient-app", "demo-pro-software", "demo-hospital", "demo-lab"}
+    assert set(clients) == {
+        "demo-patient-app",
+        "demo-pro-software",
+        "demo-hospital",
+        "demo-lab",
+        "demo-platform",
+    }
+    assert clients["demo-platform"].platform and not clients["demo-hospital"].platform
     assert clients["demo-pro-software"].labelled
     assert clients["demo-patient-app"].token_endpoint_auth_method == "none"
     assert clients["demo-hospital"].grant_types == ["client_credentials"]
@@ -90,6 +99,24 @@ def test_backend_client_pushes_and_reads_back_a_document(demo_server, capsys):
     assert "token obtained: scope system/*.cruds" in out
     assert "Document pushed and read back: DocumentReference/" in out
     assert "subject Patient/demo-alice, content Binary/" in out
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="examples/curl.sh needs curl")
+def test_curl_script_runs_every_interaction_with_the_platform_token(demo_server, capsys):
+    out = run_script(
+        "backend_client",
+        capsys,
+        "--base",
+        demo_server.url,
+        "--client-id",
+        "demo-platform",
+        "--print-token",
+    )
+    env = {**os.environ, "TOKEN": out.strip(), "BASE": demo_server.url + "/fhir"}
+    done = subprocess.run(
+        ["bash", str(EXAMPLES / "curl.sh")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
 
 def test_backend_client_prints_only_a_token(demo_server, capsys):
