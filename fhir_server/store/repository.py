@@ -25,6 +25,7 @@ from fhir_server.resources import SUPPORTED_TYPES
 from fhir_server.search.extract import extract
 from fhir_server.search.registry import Registry
 from fhir_server.store import indexes
+from fhir_server.store.binary_access import adopt_binaries, binary_ids
 from fhir_server.store.compartment import compartment_key
 from fhir_server.store.unit_of_work import UnitOfWork, unit_of_work
 from smart_auth.context import AccessContext
@@ -364,7 +365,13 @@ class Store:
             if current is not None and current.get("acl") != acl:
                 self._sync_acl(resource_type, id, acl, current.get("acl"), tx)
             if resource_type == "DocumentReference":
-                self._adopt_binaries(resource, doc, tx)
+                adopt_binaries(
+                    (self._current("Binary"), self._history("Binary")),
+                    binary_ids(resource, self.base_url),
+                    doc,
+                    self.policy.depositors(ctx),
+                    tx,
+                )
             ctx.trail.record(doc["pk"], f"{resource_type}/{id}/_history/{vid}", acl["labels"])
             ctx.trail.decided(rule)
             doc["rule"] = rule
@@ -472,45 +479,6 @@ class Store:
                 f"{resource_type}/{doc['_id']} was changed meanwhile; try again"
             ) from exc
         tx.on_rollback(lambda: coll.delete_one({"_id": entry["_id"]}))
-
-    def _binary_ids(self, resource: dict) -> list[str]:
-        ids = []
-        for content in resource.get("content", []):
-            url = (
-                (content.get("attachment") or {}).get("url") if isinstance(content, dict) else None
-            )
-            if isinstance(url, str):
-                url = url.removeprefix(self.base_url + "/")
-                kind, _, id = url.partition("/")
-                if kind == "Binary" and id and "/" not in id:
-                    ids.append(id)
-        return ids
-
-    def _adopt_binaries(self, resource: dict, doc: dict, tx: UnitOfWork) -> None:
-        """A document's Binaries are read under the document's access facts (masking included).
-
-        A Binary outside any record (an MHD push sends it without securityContext) joins the
-        document's record; one already in another record is left alone.
-        """
-        ids = self._binary_ids(resource)
-        if not ids or not doc["pk"].startswith("Patient/"):
-            return
-        acl = {**doc["acl"], "doc": f"DocumentReference/{doc['_id']}"}
-        for coll, key in ((self._current("Binary"), "_id"), (self._history("Binary"), "id")):
-            for id in ids:
-                query = {key: id, "pk": {"$in": [doc["pk"], f"Binary/{id}"]}}
-                before = list(coll.find(query, {"pk": 1, "acl": 1}, session=tx.session))
-                if not before:
-                    continue
-                coll.update_many(query, {"$set": {"pk": doc["pk"], "acl": acl}}, session=tx.session)
-                tx.on_rollback(
-                    lambda coll=coll, before=before: [
-                        coll.update_one(
-                            {"_id": b["_id"]}, {"$set": {"pk": b["pk"], "acl": b.get("acl", {})}}
-                        )
-                        for b in before
-                    ]
-                )
 
     def _sync_acl(
         self, resource_type: str, id: str, acl: dict, previous: dict | None, tx: UnitOfWork

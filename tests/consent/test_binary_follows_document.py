@@ -90,3 +90,17 @@ def test_a_binary_in_another_record_is_not_taken(alice, client_for, fhir):
     doc = w.document("alice", "pointing at bob's", binary=bob_binary)
     alice.create(doc)
     assert alice.get(f"Binary/{bob_binary}").status_code == 404
+
+
+def test_nobody_moves_another_depositors_upload_into_a_record(alice, client_for):
+    hospital = w.hospital(client_for)
+    upload = hospital.create(
+        {
+            "resourceType": "Binary",
+            "contentType": "text/plain",
+            "data": base64.b64encode(b"the hospital's").decode(),
+        }
+    )["id"]
+    alice.create(w.document("alice", "pointing at the hospital's upload", binary=upload))
+    assert alice.get(f"Binary/{upload}").status_code == 404
+    assert hospital.get(f"Binary/{upload}").status_code == 200
