@@ -1,0 +1,162 @@
+"""The `fhir-server` administration sub-commands: accounts, OAuth clients, a person's record status.
+
+Each writes to MONGODB_URI (the embedded store lives inside the serving process: use the
+administrator endpoints for a server running without it). Secrets are read from standard input or
+prompted, never taken from the arguments.
+"""
+
+import getpass
+import sys
+from pathlib import Path
+
+from fhir_server.config import Settings
+
+
+def create_account(args) -> int:
+    """Create a login account; the password comes from stdin (or a prompt), never from argv."""
+    from smart_auth import models
+    from smart_auth.accounts import AccountError, create_account
+
+    settings = Settings.from_env()
+    if settings.mongodb_uri is None:
+        print(
+            "warning: no MONGODB_URI, so this account lives only in this command's embedded "
+            "store; use the admin endpoint POST /auth/admin/accounts on a running server.",
+            file=sys.stderr,
+        )
+    password = (
+        sys.stdin.readline().rstrip("\r\n")
+        if args.password_stdin
+        else getpass.getpass("Password: ")
+    )
+    models.connect(settings.mongodb_uri, settings.mongodb_db)
+    channel, address = ("sms", args.otp_sms) if args.otp_sms else ("email", args.otp_email)
+    try:
+        account = create_account(
+            args.username, password, args.fhir_user, channel, address, args.external_subject
+        )
+    except AccountError as error:
+        print(f"Account not created: {error}", file=sys.stderr)
+        return 1
+    print(f"Account '{account.username}' created for {account.fhir_user} (codes by {channel}).")
+    return 0
+
+
+def register_client_command(args) -> int:
+    """Register an OAuth client (RFC 7591 metadata); prints its client_id (and secret, once)."""
+    import json
+
+    from smart_auth import models
+    from smart_auth.rfc7591 import ClientMetadataError, register_client
+
+    settings = Settings.from_env()
+    models.connect(settings.mongodb_uri, settings.mongodb_db)
+    metadata = {
+        "client_name": args.name,
+        "redirect_uris": args.redirect_uri,
+        "token_endpoint_auth_method": args.auth_method,
+        "scope": args.scope,
+        "labelled": args.labelled,
+        "jwks": json.loads(args.jwks.read_text(encoding="utf-8")) if args.jwks else None,
+        "jwks_uri": args.jwks_uri,
+    }
+    try:
+        client = register_client(
+            {k: v for k, v in metadata.items() if v},
+            organization=args.organization,
+            platform=args.platform,
+        )
+    except ClientMetadataError as error:
+        print(f"Client not registered: {error.error}: {error.description}", file=sys.stderr)
+        return 1
+    print(client["client_id"])
+    if "client_secret" in client:
+        print(f"client_secret (shown once): {client['client_secret']}", file=sys.stderr)
+    return 0
+
+
+def record_status(args) -> int:
+    """Show or set the status of a person's record (ingestion.records), keyed by INS."""
+    from ingestion import records
+    from ingestion.ins import InvalidIns
+    from smart_auth import models
+
+    settings = Settings.from_env()
+    if settings.mongodb_uri is None:
+        print(
+            "warning: no MONGODB_URI, so this status lives only in this command's embedded store",
+            file=sys.stderr,
+        )
+    models.connect(settings.mongodb_uri, settings.mongodb_db)
+    try:
+        if args.set:
+            record = records.set_status(args.ins, args.set, args.system)
+        else:
+            record = records.find(args.ins, args.system)
+    except InvalidIns as error:
+        print(f"Invalid INS: {error}", file=sys.stderr)
+        return 2
+    status = record.status if record else "open (never opposed, no record opened yet)"
+    opened = f", {record.patient}" if record and record.patient else ""
+    print(f"Record of INS {args.system}|{args.ins}: {status}{opened}")
+    return 0
+
+
+def add_create_account(sub) -> None:
+    account = sub.add_parser(
+        "create-account", help="create a login account for a Patient or a Practitioner"
+    )
+    account.add_argument("--username", required=True)
+    account.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (else prompt for it)",
+    )
+    account.add_argument("--fhir-user", required=True, help="Patient/<id> or Practitioner/<id>")
+    channel = account.add_mutually_exclusive_group(required=True)
+    channel.add_argument("--otp-email", metavar="ADDRESS", help="send one-time codes by e-mail")
+    channel.add_argument("--otp-sms", metavar="PHONE", help="send one-time codes by text message")
+    account.add_argument(
+        "--external-subject",
+        metavar="ID",
+        help="a Practitioner's national id as the external identity provider asserts it",
+    )
+
+
+def add_register_client(sub) -> None:
+    client = sub.add_parser("register-client", help="register an OAuth client (SMART app)")
+    client.add_argument("--name", required=True)
+    client.add_argument("--redirect-uri", action="append", default=[], help="repeatable")
+    client.add_argument(
+        "--auth-method",
+        choices=["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        help="default: private_key_jwt with --jwks/--jwks-uri, else client_secret_basic",
+    )
+    client.add_argument("--jwks", type=Path, help="a JSON file holding the public JWK Set")
+    client.add_argument("--jwks-uri")
+    client.add_argument("--scope", default="", help="scopes it may be granted (default: any)")
+    client.add_argument(
+        "--labelled", action="store_true", help="labelled professional software (user/ scopes)"
+    )
+    client.add_argument(
+        "--organization",
+        help="backend client: the Organization it acts for (e.g. Organization/123)",
+    )
+    client.add_argument(
+        "--platform",
+        action="store_true",
+        help="backend client of the operator's own services: reads every record (audited)",
+    )
+
+
+def add_record_status(sub) -> None:
+    from ingestion.ins import INS_NIR
+    from ingestion.models import RECORD_STATUSES
+
+    record = sub.add_parser(
+        "record-status",
+        help="show or set a person's record status (opposed or closed: pushes are refused)",
+    )
+    record.add_argument("--ins", required=True, help="the INS matricule (15 characters)")
+    record.add_argument("--system", default=INS_NIR, help=f"the INS system (default {INS_NIR})")
+    record.add_argument("--set", choices=RECORD_STATUSES, help="the new status")
