@@ -63,8 +63,11 @@ class Auditor:
 
     @staticmethod
     def audited(ctx: AccessContext) -> bool:
-        """Every caller but the patient themselves and the server's own tasks."""
-        return ctx.actor_kind not in ("patient", "operator")
+        """Every caller but the patient themselves and the server's own tasks (a legal
+        representative is audited: the patient will read who looked at their record)."""
+        if ctx.actor_kind == "operator":
+            return False
+        return ctx.actor_kind != "patient" or (ctx.actor_ref or "").startswith("RelatedPerson/")
 
     def record(
         self, ctx: AccessContext, interaction: str, status: int, query: str | None = None

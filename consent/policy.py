@@ -101,6 +101,10 @@ class Policy:
         # Their whole record, but for documents a professional keeps from them until the
         # consultation that announces them, or until the delay of CSP R1111-53 has passed.
         announced = {"acl.visible_from": {"$lte": datetime.now(UTC)}}
+        if _is_representative(ctx):
+            # A minor's legal representatives do not see what was deposited invisible to them.
+            hidden = {"acl.labels": {"$ne": codes.INVISIBLE_TO_REPRESENTATIVES_LABEL}}
+            return ReadRule("legal-representative", {"pk": ctx.patient, **announced, **hidden})
         return ReadRule("patient-own-record", {"pk": ctx.patient, **announced})
 
     def _professional_rule(self, ctx: AccessContext, resource_type: str) -> ReadRule:
@@ -220,7 +224,7 @@ class Policy:
         if ctx.actor_kind == "operator" or (ctx.actor_kind == "system" and ctx.platform):
             return "platform-full-access"
         if ctx.actor_kind == "patient":
-            return "patient-own-record"
+            return "legal-representative" if _is_representative(ctx) else "patient-own-record"
         if self._is_professional(ctx):
             return self.access(ctx).rules.get(pk, "own-deposits")
         return "deny-by-default"
@@ -262,13 +266,15 @@ class Policy:
             raise Forbidden(
                 "A patient writes only into their own record (rule: patient-own-record)"
             )
-        was, now = self._label_change(intent, codes.INVISIBLE_LABEL)
-        if was != now:
-            raise Forbidden(
-                "Only a professional sets or lifts INVISIBLE_PATIENT "
-                "(rule: invisible-patient-set-by-professionals)"
-            )
-        if intent.interaction == "create" or self._authored(intent, {ctx.patient}):
+        for label in codes.PROFESSIONAL_LABELS:
+            was, now = self._label_change(intent, label)
+            if was != now:
+                raise Forbidden(
+                    f"Only a professional sets or lifts {label.split('|')[1]} "
+                    "(rule: invisible-patient-set-by-professionals)"
+                )
+        mine = {ref for ref in (ctx.patient, ctx.actor_ref) if ref}
+        if intent.interaction == "create" or self._authored(intent, mine):
             return "patient-own-data"
         if intent.resource_type == "Consent":
             return "patient-privacy-choices"  # including revoking what a professional recorded
@@ -343,3 +349,8 @@ def _labels_but(acl: dict | None, label: str) -> set[str]:
 
 def _records_own_consent(resource: dict | None, me: set[str]) -> bool:
     return resource is not None and recorded_by_professional(resource, me)
+
+
+def _is_representative(ctx: AccessContext) -> bool:
+    """A legal representative's login: the patient's side, but someone other than the patient."""
+    return ctx.actor_kind == "patient" and (ctx.actor_ref or "").startswith("RelatedPerson/")

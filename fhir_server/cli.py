@@ -7,6 +7,7 @@ fhir-server load FILE...        (JSON resources or Bundles, NDJSON one resource 
 fhir-server import FILE... [--job NAME] [--resume]
                                 (bulk NDJSON import, resumable; progress and bad lines on stderr)
 fhir-server create-account --username U --password-stdin --fhir-user Patient/x --otp-email A
+                           [--represents Patient/y   (with --fhir-user RelatedPerson/z)]
 fhir-server register-client --name N [--redirect-uri U]... [--auth-method M] [--jwks FILE]
                             [--jwks-uri URL] [--scope S] [--labelled] [--organization O] [--platform]
 fhir-server record-status --ins NIR [--system OID] [--set open|opposed|closed]

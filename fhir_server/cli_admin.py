@@ -33,7 +33,13 @@ def create_account(args) -> int:
     channel, address = ("sms", args.otp_sms) if args.otp_sms else ("email", args.otp_email)
     try:
         account = create_account(
-            args.username, password, args.fhir_user, channel, address, args.external_subject
+            args.username,
+            password,
+            args.fhir_user,
+            channel,
+            address,
+            args.external_subject,
+            args.represents,
         )
     except AccountError as error:
         print(f"Account not created: {error}", file=sys.stderr)
@@ -112,7 +118,16 @@ def add_create_account(sub) -> None:
         action="store_true",
         help="read the password from standard input (else prompt for it)",
     )
-    account.add_argument("--fhir-user", required=True, help="Patient/<id> or Practitioner/<id>")
+    account.add_argument(
+        "--fhir-user",
+        required=True,
+        help="Patient/<id>, Practitioner/<id>, or RelatedPerson/<id> for a legal representative",
+    )
+    account.add_argument(
+        "--represents",
+        metavar="Patient/ID",
+        help="a legal representative's account: the patient whose record they act on",
+    )
     channel = account.add_mutually_exclusive_group(required=True)
     channel.add_argument("--otp-email", metavar="ADDRESS", help="send one-time codes by e-mail")
     channel.add_argument("--otp-sms", metavar="PHONE", help="send one-time codes by text message")

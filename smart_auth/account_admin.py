@@ -6,7 +6,8 @@ wrong one (or no administrator credential configured), 403.
 
 Body: {"username", "password", "fhir_user", "otp_channel": "email"|"sms", "otp_address"}, and
 for a Practitioner optionally "external_subject": their national id as the external identity
-provider asserts it (smart_auth.external_idp).
+provider asserts it (smart_auth.external_idp); for a legal representative (fhir_user
+"RelatedPerson/<id>") "represents": "Patient/<id>", the minor or protected adult they act for.
 """
 
 import hmac
@@ -49,6 +50,7 @@ def create():
             str(body.get("otp_channel") or "email"),
             str(body.get("otp_address") or ""),
             str(body.get("external_subject") or "") or None,
+            str(body.get("represents") or "") or None,
         )
     except AccountExists as exc:
         return jsonify(error="conflict", error_description=str(exc)), 409
@@ -62,6 +64,8 @@ def create():
     }
     if account.external_subject:
         created["external_subject"] = account.external_subject
+    if account.represents:
+        created["represents"] = account.represents
     response = jsonify(created)
     response.headers["Cache-Control"] = "no-store"
     return response, 201

@@ -30,7 +30,8 @@ REFUSED = "The username or password is incorrect."
 LOCKED = "Too many failed attempts. For your security, sign-in is paused for {minutes} minutes."
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{2,99}$")
-_FHIR_USER = re.compile(r"^(Patient|Practitioner)/[A-Za-z0-9\-.]{1,64}$")
+_FHIR_USER = re.compile(r"^(Patient|Practitioner|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$")
+_PATIENT = re.compile(r"^Patient/[A-Za-z0-9\-.]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 .-]{5,19}$")
 _EXTERNAL_SUBJECT = re.compile(r"^\S{1,200}$")
@@ -78,12 +79,15 @@ def create_account(
     otp_channel: str,
     otp_address: str,
     external_subject: str | None = None,
+    represents: str | None = None,
 ) -> Account:
     """Create a login account; raise AccountError (or AccountExists) with a reason.
 
     `external_subject` links a Practitioner's account to the external identity provider's id
-    claim (smart_auth.external_idp).
+    claim (smart_auth.external_idp). `represents`: for a legal representative's account
+    (fhir_user RelatedPerson/<id>), the Patient whose record they act on.
     """
+    represents = (represents or "").strip() or None
     username = normalize_username(username)
     otp_address = (otp_address or "").strip()
     external_subject = (external_subject or "").strip() or None
@@ -95,7 +99,14 @@ def create_account(
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise AccountError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
     if not _FHIR_USER.match(fhir_user or ""):
-        raise AccountError("fhir_user: 'Patient/<id>' or 'Practitioner/<id>'")
+        raise AccountError("fhir_user: 'Patient/<id>', 'Practitioner/<id>' or 'RelatedPerson/<id>'")
+    if fhir_user.startswith("RelatedPerson/") != (represents is not None):
+        raise AccountError(
+            "represents: a legal representative's account (RelatedPerson) names the Patient "
+            "they represent, and only such an account does"
+        )
+    if represents is not None and not _PATIENT.match(represents):
+        raise AccountError("represents: 'Patient/<id>'")
     if otp_channel not in ("email", "sms"):
         raise AccountError("otp_channel: 'email' or 'sms'")
     if not (_EMAIL if otp_channel == "email" else _PHONE).match(otp_address):
@@ -116,6 +127,7 @@ def create_account(
         otp_channel=otp_channel,
         otp_address=otp_address,
         external_subject=external_subject,
+        represents=represents,
     )
     try:
         return account.save(force_insert=True)

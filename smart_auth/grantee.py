@@ -11,7 +11,7 @@ PURPOSES_OF_USE = ("normal", "bris_de_glace", "centre_15")  # TRE_R248 access mo
 
 @dataclass(frozen=True)
 class Grantee:
-    fhir_user: str  # "Patient/<id>" or "Practitioner/<id>"
+    fhir_user: str  # "Patient/<id>", "Practitioner/<id>" or "RelatedPerson/<id>" (a representative)
     patient: str | None = None  # "Patient/<id>"
     purpose_of_use: str = "normal"
     purpose_reason: str | None = None
@@ -20,7 +20,10 @@ class Grantee:
 
     @property
     def actor(self) -> str:
-        return "patient" if self.fhir_user.startswith("Patient/") else "practitioner"
+        # A legal representative acts on the patient's record as the patient would.
+        if self.fhir_user.startswith(("Patient/", "RelatedPerson/")):
+            return "patient"
+        return "practitioner"
 
     @classmethod
     def of(cls, record) -> "Grantee":

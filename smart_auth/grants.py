@@ -76,7 +76,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         account = request.user
         scope = request.scope or ""
         params = dict(request.payload.data)
-        grantee = launch.resolve(account.fhir_user, scope, params)
+        grantee = launch.resolve(account.fhir_user, scope, params, account.represents)
         scope_rules.check_for_person(scope_rules.parse(scope), grantee.actor)
         AuthorizationCode(
             code_hash=opaque.digest(code),

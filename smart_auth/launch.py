@@ -36,19 +36,25 @@ def _launch_patient(launch: str, client_id: str) -> str:
     return record.patient
 
 
-def resolve(fhir_user: str, scope: str, params: dict) -> Grantee:
-    """The context an authorization request gives the person who approved it."""
+def resolve(fhir_user: str, scope: str, params: dict, represents: str | None = None) -> Grantee:
+    """The context an authorization request gives the person who approved it.
+
+    `represents`: the Patient a legal representative's account acts for (their record in context).
+    """
     purpose = params.get("purpose_of_use") or "normal"
     if purpose not in PURPOSES_OF_USE:
         raise InvalidRequestError(f"purpose_of_use must be one of {', '.join(PURPOSES_OF_USE)}")
-    is_patient = fhir_user.startswith("Patient/")
+    is_patient = fhir_user.startswith(("Patient/", "RelatedPerson/"))
     if is_patient and purpose != "normal":
         raise InvalidRequestError("A patient's own access has purpose_of_use 'normal'")
     scopes = set(scope.split())
     patient, banner = None, True
     if is_patient:
-        # A patient's login is always confined to their own record, launch/patient or not.
-        patient = fhir_user
+        # A patient's login is always confined to their own record, launch/patient or not; a
+        # legal representative's to the record of the person they represent.
+        patient = fhir_user if fhir_user.startswith("Patient/") else represents
+        if patient is None:
+            raise InvalidRequestError("This account represents nobody")
     elif params.get("launch"):
         patient, banner = _launch_patient(params["launch"], params["client_id"]), False
     elif "launch/patient" in scopes:

@@ -24,7 +24,12 @@ class Account(_Base):
 
     username = me.StringField(required=True, unique=True)
     password_hash = me.StringField(required=True)
-    fhir_user = me.StringField(required=True)  # "Patient/<id>" or "Practitioner/<id>"
+    fhir_user = me.StringField(
+        required=True
+    )  # "Patient/<id>", "Practitioner/<id>" or "RelatedPerson/<id>"
+    # A legal representative (RelatedPerson account): the Patient whose record they act on, set by
+    # the operator once the representation is established, never by the person.
+    represents = me.StringField()
     otp_channel = me.StringField(choices=("email", "sms"), default="email")
     otp_address = me.StringField(required=True)  # where one-time codes are sent
     # The professional's national id as the external identity provider asserts it (its
