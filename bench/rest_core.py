@@ -210,13 +210,14 @@ def run_size(size: int, args, log) -> dict:
     app = create_app(settings, carnet)
     client = app.test_client()
     headers = {"Accept": FHIR_JSON}
-    # A backend system client's token, long-lived: a 100k run outlasts the default lifetime.
+    # A platform client's token, long-lived: a 100k run outlasts the default lifetime.
     token, _ = carnet.auth.tokens.issue(
         client_id="bench",
         scope="system/*.cruds",
         actor="system",
         subject="bench",
         lifetime=6 * 3600,
+        platform=True,  # the operator's own client: reads and writes every record
     )
     headers["Authorization"] = f"Bearer {token}"
     ctx = operator_context("bench")
