@@ -12,18 +12,19 @@ ACTOR_KINDS = ("patient", "practitioner", "system", "operator")
 
 
 class AccessTrail:
-    """What one request touched, per patient compartment, for its AuditEvents (consent.audit)."""
+    """What one request touched, per patient compartment, for its AuditEvents (consent.audit).
 
-    def __init__(self) -> None:
+    `kept` is False for the server's own long-lived contexts (operator_context): they are never
+    audited, and a trail kept for the life of the process would only grow.
+    """
+
+    def __init__(self, kept: bool = True) -> None:
+        self.kept = kept
         self.touched: dict[str, dict[str, list[str]]] = {}
-        self.rules: set[str] = set()
 
     def record(self, pk: str | None, reference: str, labels: list[str] | None = None) -> None:
-        if pk and pk.startswith("Patient/"):
+        if self.kept and pk and pk.startswith("Patient/"):
             self.touched.setdefault(pk, {}).setdefault(reference, list(labels or []))
-
-    def decided(self, rule: str) -> None:
-        self.rules.add(rule)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def operator_context(name: str = "operator") -> AccessContext:
         actor_ref=f"Device/{name}",
         scopes=ScopeSet.parse("system/*.cruds"),
         client_id=name,
+        trail=AccessTrail(kept=False),
     )
 
 

@@ -373,7 +373,6 @@ class Store:
                     tx,
                 )
             ctx.trail.record(doc["pk"], f"{resource_type}/{id}/_history/{vid}", acl["labels"])
-            ctx.trail.decided(rule)
             doc["rule"] = rule
             return self._stored_current(resource_type, doc), current is None
 
@@ -400,7 +399,7 @@ class Store:
                     f"{expected_vid}, the current version is {current['vid']}"
                 )
             self.enforcer.check_write(ctx, resource_type, current["pk"], "delete")
-            rule = self.policy.check_write(
+            self.policy.check_write(
                 ctx,
                 WriteIntent(
                     resource_type,
@@ -410,7 +409,6 @@ class Store:
                     previous=_resource(current),
                 ),
             )
-            ctx.trail.decided(rule)
             moment = now()
             tomb = {
                 "_id": id,

@@ -131,3 +131,14 @@ def test_an_access_that_cannot_be_recorded_is_not_answered(world, client_for, ca
     assert response.status_code == 500
     body = response.get_json()
     assert body["resourceType"] == "OperationOutcome" and "alice" not in repr(body)
+
+
+def test_the_servers_own_contexts_keep_no_trail(world, client_for, carnet):
+    """The policy's and the audit's contexts live as long as the process: nothing accumulates."""
+    from consent.audit import AUDIT_CONTEXT
+    from consent.facts import POLICY_CONTEXT
+
+    w.practitioner(client_for, "gp", "alice").get(
+        f"DocumentReference/{world.doc('alice', 'normal')}"
+    )
+    assert POLICY_CONTEXT.trail.touched == {} and AUDIT_CONTEXT.trail.touched == {}
