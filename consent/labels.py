@@ -7,7 +7,7 @@ Each change is a new version of the DocumentReference (as in the DMP).
 
 import copy
 
-from consent.policy import VISIBILITY_SYSTEM
+from consent.codes import VISIBILITY_SYSTEM
 
 MASQUE_PS = "MASQUE_PS"
 

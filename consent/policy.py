@@ -5,12 +5,14 @@ into every query it issues (fhir_server.store.repository), so no read path can s
 predicates look only at `pk` (the patient compartment) and `acl` (consent.acl), never at bodies.
 Rules (DOMAIN.md; the README's access table is the same list):
 - the patient: their whole record, but documents deposited INVISIBLE_PATIENT until released;
+  their legal representative the same, but documents deposited INVISIBLE_REPRESENTANTS_LEGAUX;
 - a professional (practitioner, or a backend client acting for an organisation): the records of
   patients who made them their attending doctor or named them in a permit Consent (care team),
   masked documents only for the attending doctor, those given the right, and the depositor;
   under break-glass / centre_15 the record in context unless the patient refused it (masked
   documents hidden unless the operator allows them); always what they deposited themselves; never
-  anything of a record whose patient blocked them, in any mode;
+  anything of a record whose patient blocked them, in any mode. A token with a patient in
+  context (an EHR launch) is for that record only;
 - the operator's platform clients: everything (every access audited);
 - the directory (Practitioner, PractitionerRole, Organization): every authenticated caller.
 """
@@ -25,9 +27,6 @@ from fhir_server.errors import Forbidden
 from smart_auth.context import AccessContext
 
 MATCH_NOTHING = {"_id": {"$in": []}}
-# Kept importable under their earlier names.
-VISIBILITY_SYSTEM = codes.VISIBILITY_SYSTEM
-INVISIBLE_PATIENT = codes.INVISIBLE_LABEL
 
 
 @dataclass(frozen=True)

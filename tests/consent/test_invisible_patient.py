@@ -7,7 +7,7 @@ label is lifted or one month has passed; and never a trace of them meanwhile.
 import pytest
 
 import consent.codes
-from consent.policy import VISIBILITY_SYSTEM
+from consent.codes import VISIBILITY_SYSTEM
 from tests.conftest import assert_outcome
 
 LABEL = {"coding": [{"system": VISIBILITY_SYSTEM, "code": "INVISIBLE_PATIENT"}]}

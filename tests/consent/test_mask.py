@@ -2,7 +2,7 @@
 
 import pytest
 
-from consent.policy import VISIBILITY_SYSTEM
+from consent.codes import VISIBILITY_SYSTEM
 from tests.conftest import assert_outcome
 
 CONFIDENTIALITY = {
