@@ -279,11 +279,8 @@ class Ingestion:
     ) -> dict[int, dict]:
         """The kept entries through the transaction processor; their response entries by index."""
         entries = bundle["entry"]
-        # Binaries first: writing a DocumentReference moves its Binaries into the patient's record,
-        # under the document's labels (Store._adopt_binaries), so they must be written by then.
-        order = sorted(
-            kept, key=lambda i: (entries[i]["resource"].get("resourceType") != "Binary", i)
-        )
+        # The transaction processor writes Binaries before the documents naming them.
+        order = kept
         sent = [_replace_strings(entries[i], references) for i in order]
         sent += [replacement.entry() for replacement in replacing]
         # The document travels to us, not back: answered with locations unless asked otherwise.

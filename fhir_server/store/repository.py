@@ -175,11 +175,12 @@ class Store:
 
     @staticmethod
     def _trail(ctx: AccessContext, resource_type: str, docs: list[dict]) -> None:
-        for doc in docs:
+        for doc in docs:  # current and history documents both carry the version
             id = doc.get("id", doc["_id"])
-            ref = f"{resource_type}/{id}/_history/{doc['vid']}" if "vid" in doc else None
             ctx.trail.record(
-                doc.get("pk"), ref or f"{resource_type}/{id}", doc.get("acl", {}).get("labels")
+                doc.get("pk"),
+                f"{resource_type}/{id}/_history/{doc['vid']}",
+                doc.get("acl", {}).get("labels"),
             )
 
     def count(self, ctx: AccessContext, resource_type: str, query: dict) -> int:
