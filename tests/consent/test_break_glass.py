@@ -73,7 +73,7 @@ def emergency_token(oauth, software, account, patient: str, mode: str, reason=RE
 
 
 def test_break_glass_opens_the_record_for_a_short_while_and_tells_the_patient_and_doctor(
-    app, oauth, software, people, world, outbox, fhir
+    app, oauth, software, people, world, outbox, client_for
 ):
     token = emergency_token(oauth, software, people["er"], "Patient/alice", "bris_de_glace")
     assert token["expires_in"] <= 900 and "refresh_token" not in token
@@ -86,7 +86,7 @@ def test_break_glass_opens_the_record_for_a_short_while_and_tells_the_patient_an
     assert sorted(m["to"] for m in notices) == ["alice@example.fr", "gp@example.fr"]
     assert all(REASON in m["body"] for m in notices)
     # The record the patient reads: the AuditEvents of that access, with its mode and reason.
-    alice = w.patient(fhir_client_for(app, fhir), "alice")
+    alice = w.patient(client_for, "alice")
     events = [
         e["resource"]
         for e in alice.search("AuditEvent?patient=Patient/alice&_count=100").get("entry", [])
@@ -104,18 +104,6 @@ def test_break_glass_opens_the_record_for_a_short_while_and_tells_the_patient_an
     assert {e["agent"][0]["policy"][0] for e in emergency} == {
         "urn:carnet:consent-rule:bris-de-glace"
     }
-
-
-def fhir_client_for(app, fhir):
-    """client_for without the fixture (this module also needs the OAuth driver's app)."""
-    carnet = app.extensions["carnet"]
-
-    def make(scope, actor="system", **claims):
-        from tests.conftest import issue_token
-
-        return FhirClient(app.test_client(), issue_token(carnet, scope, actor, **claims))
-
-    return make
 
 
 def test_a_refusal_recorded_beforehand_keeps_the_record_closed(
