@@ -4,7 +4,8 @@ The read predicates of consent.policy look only at `pk` and these fields, so the
 every stored version (fhir_server.store) and a policy change never needs to read resource bodies:
 - `labels`: "system|code" of DocumentReference.securityLabel and meta.security (a set);
 - `visible_from`: when the resource shows itself to the patient (1970 unless it was deposited
-  INVISIBLE_PATIENT: then one month after the deposit, or when the label is lifted);
+  INVISIBLE_PATIENT: then one month after the deposit, or when the label is lifted; never for an
+  AuditEvent labelled NOPAT, which only the server writes: consent.audit);
 - `by`: who deposited it (the professional, their organisation, the software's organisation),
   with the document's literal author and custodian references: they keep seeing it when masked.
 https://hl7.org/fhir/R4/documentreference-definitions.html#DocumentReference.securityLabel
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from consent import codes
 
 ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)  # visible_from of what was never kept from the patient
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)  # visible_from of the operator's forensic AuditEvents
 _AUTHOR_TYPES = ("Practitioner/", "PractitionerRole/", "Organization/", "Device/")
 
 
@@ -66,4 +68,6 @@ def access_fields(
         was_kept = codes.INVISIBLE_LABEL in previous.get("labels", [])
         kept = previous.get("visible_from") if was_kept else None
         acl["visible_from"] = kept or (moment or datetime.now(UTC)) + codes.INVISIBLE_PATIENT_DELAY
+    if resource.get("resourceType") == "AuditEvent" and codes.NOPAT_LABEL in labels:
+        acl["visible_from"] = NEVER
     return acl

@@ -2,10 +2,16 @@
 
 https://hl7.org/fhir/R4/auditevent.html - one event per patient record the request touched: who
 (agent: the person or backend client, and the software), what (entity: the patient, the resource
-versions, the query), when (recorded), why (purposeOfEvent: the TRE_R248 access mode and the
-reason given), how it ended (outcome) and the rule that let the caller in (agent.policy). Stored
-in the patient's compartment, so the patient searches them ("who looked at my record"); nobody
-changes or deletes them (consent.policy, rule audit-append-only).
+versions, the searched type), when (recorded), why (purposeOfEvent: the TRE_R248 access mode and
+the reason given), how it ended (outcome) and the rule that let the caller in (agent.policy).
+Stored in the patient's compartment, so the patient searches them ("who looked at my record");
+nobody changes or deletes them (consent.policy, rule audit-append-only).
+
+What the patient reads never names what they may not see yet: resources kept from the patient
+(or from their legal representatives) go in an event labelled like them, hidden as long; and the
+request's parameters, which may name or describe such a resource (`_id=a,b`, `_has:...`), are
+kept only in a companion event labelled NOPAT, which the patient's side never reads
+(consent.acl) and the operator's platform does, for forensics.
 """
 
 import base64
@@ -26,6 +32,7 @@ _OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 _DICOM = "http://dicom.nema.org/resources/ontology/DCM"
 _ROLE_TYPE = "http://terminology.hl7.org/CodeSystem/extra-security-role-type"
 _SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
+_RESOURCE_TYPES = "http://hl7.org/fhir/resource-types"
 RULE_URN = "urn:carnet:consent-rule:"
 CLIENT_SYSTEM = "urn:carnet:oauth-client"
 
@@ -44,6 +51,9 @@ ACTIONS = {
     "batch": "E",
     "operation": "E",
 }
+
+# Interactions whose event names the type searched (and, for the operator only, how).
+_TYPE_LEVEL = frozenset({"search-type", "history-type"})
 
 # (store write of one new resource)
 Writer = Callable[[AccessContext, dict], None]
@@ -70,9 +80,18 @@ class Auditor:
         return ctx.actor_kind != "patient" or (ctx.actor_ref or "").startswith("RelatedPerson/")
 
     def record(
-        self, ctx: AccessContext, interaction: str, status: int, query: str | None = None
+        self,
+        ctx: AccessContext,
+        interaction: str,
+        status: int,
+        query: str | None = None,
+        resource_type: str | None = None,
     ) -> list[dict]:
-        """Write the request's AuditEvents; returns them. Raises if one cannot be stored."""
+        """Write the request's AuditEvents; returns them. Raises if one cannot be stored.
+
+        `query`: the request's parameters as sent (kept for the operator only);
+        `resource_type`: the type a type-level interaction named.
+        """
         if not self.audited(ctx):
             return []
         touched = dict(ctx.trail.touched)
@@ -80,17 +99,19 @@ class Auditor:
             touched[ctx.patient] = {}  # a refused or failed attempt on the record in context
         events = []
         for pk, refs in touched.items():
-            # What the patient may not see yet (INVISIBLE_PATIENT) goes in an event that stays
-            # hidden from them as long: the access history must not reveal the document.
-            hidden = {r: labels for r, labels in refs.items() if codes.INVISIBLE_LABEL in labels}
-            shown = {r: labels for r, labels in refs.items() if r not in hidden}
-            for part, secret in ((shown, False), (hidden, True)):
-                if part or (not secret and not hidden):
-                    event = self._event(ctx, pk, part, interaction, status, query, secret)
-                    self.write(AUDIT_CONTEXT, event)
-                    events.append(event)
-                    for observer in self.observers:
-                        observer(ctx, pk, event)
+            for part, hidden_by in _by_audience(refs):
+                event = self._event(ctx, pk, part, interaction, status, resource_type, hidden_by)
+                self.write(AUDIT_CONTEXT, event)
+                events.append(event)
+                for observer in self.observers:
+                    observer(ctx, pk, event)
+            if query:
+                # The whole request, parameters included, for the operator only (never announced).
+                forensic = self._event(
+                    ctx, pk, refs, interaction, status, resource_type, [codes.NOPAT_LABEL], query
+                )
+                self.write(AUDIT_CONTEXT, forensic)
+                events.append(forensic)
         return events
 
     def _event(
@@ -100,8 +121,9 @@ class Auditor:
         refs: dict[str, list[str]],
         interaction: str,
         status: int,
-        query: str | None,
-        secret: bool,
+        resource_type: str | None,
+        hidden_by: list[str],
+        query: str | None = None,
     ) -> dict:
         rule = self.policy.rule_for(ctx, pk)
         entities = [
@@ -122,7 +144,16 @@ class Auditor:
                     {"system": label.split("|")[0], "code": label.split("|")[1]} for label in labels
                 ]
             entities.append(entity)
-        if query:
+        if resource_type and interaction in _TYPE_LEVEL:
+            # What was searched, by type only: its parameters may name a hidden resource.
+            searched: dict = {
+                "type": {"system": _RESOURCE_TYPES, "code": resource_type},
+                "role": {"system": _OBJECT_ROLE, "code": "24", "display": "Query"},
+            }
+            if query:
+                searched["query"] = base64.b64encode(query.encode("utf-8")).decode("ascii")
+            entities.append(searched)
+        elif query:
             entities.append(
                 {
                     "type": {"system": _ENTITY_TYPE, "code": "2", "display": "System Object"},
@@ -184,11 +215,30 @@ class Auditor:
             },
             "entity": entities,
         }
-        if secret:
+        if hidden_by:
             event["meta"] = {
-                "security": [{"system": codes.VISIBILITY_SYSTEM, "code": codes.INVISIBLE_PATIENT}]
+                "security": [
+                    {"system": label.split("|")[0], "code": label.split("|")[1]}
+                    for label in hidden_by
+                ]
             }
         return event
+
+
+def _by_audience(refs: dict[str, list[str]]) -> list[tuple[dict[str, list[str]], list[str]]]:
+    """The touched resources split by the professional labels hiding them from the patient's side.
+
+    First what the patient and their representatives see (written even when empty, unless
+    something else is: the event of an access that touched nothing readable), then one part per
+    set of hiding labels, labelled like them so that it stays hidden as long as they do.
+    """
+    parts: dict[tuple[str, ...], dict[str, list[str]]] = {}
+    for ref, labels in refs.items():
+        hiding = tuple(sorted(set(labels) & set(codes.PROFESSIONAL_LABELS)))
+        parts.setdefault(hiding, {})[ref] = labels
+    shown = parts.pop((), {})
+    out = [(shown, [])] if shown or not parts else []
+    return out + [(part, list(hiding)) for hiding, part in sorted(parts.items())]
 
 
 class Announcer:

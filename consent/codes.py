@@ -19,6 +19,10 @@ PROFESSIONAL_LABELS = (INVISIBLE_LABEL, INVISIBLE_TO_REPRESENTATIVES_LABEL)
 INVISIBLE_PATIENT_NOTICE = timedelta(days=14)
 INVISIBLE_PATIENT_DELAY = timedelta(days=30)
 
+# HL7 v3 ActCode NOPAT ("no disclosure to patient, family or caregivers"), in meta.security of the
+# AuditEvent that keeps a request's parameters for the operator: the patient's side never reads it.
+NOPAT_LABEL = "http://terminology.hl7.org/CodeSystem/v3-ActCode|NOPAT"
+
 # TRE_R248_ModeAcces: the access mode a professional's token carries.
 ACCESS_MODE_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R248_ModeAcces/FHIR/TRE-R248-ModeAcces"
 NORMAL, BREAK_GLASS, SAMU = "normal", "bris_de_glace", "centre_15"

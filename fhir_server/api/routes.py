@@ -5,6 +5,7 @@ framework-free interaction (fhir_server.interactions).
 """
 
 import logging
+from urllib.parse import urlencode
 
 from flask import current_app, g, request
 from flask.views import MethodView
@@ -58,9 +59,11 @@ def _audit(response):
     view = (request.endpoint or "").rpartition(".")[2]
     method = "GET" if request.method == "HEAD" else request.method
     interaction = _INTERACTIONS.get((view, method), "operation")
-    query = request.full_path if interaction in ("search-type", "history-type") else None
+    resource_type = (request.view_args or {}).get("resource_type")
     try:
-        current_app.extensions["carnet"].audit.record(ctx, interaction, response.status_code, query)
+        current_app.extensions["carnet"].audit.record(
+            ctx, interaction, response.status_code, _sent_parameters(view), resource_type
+        )
     except Exception:
         # No access without its record: the answer is withheld when the audit cannot be written.
         log.exception("could not write the AuditEvent of %s %s", request.method, request.path)
@@ -70,6 +73,15 @@ def _audit(response):
             )
         )
     return response
+
+
+def _sent_parameters(view: str) -> str | None:
+    """The request's path and parameters as sent (POST _search: its form too), or None."""
+    query = request.query_string.decode("utf-8", errors="replace")
+    if view == "SearchPost" and request.mimetype == "application/x-www-form-urlencoded":
+        form = urlencode([(k, v) for k, values in request.form.lists() for v in values])
+        query = "&".join(part for part in (query, form) if part)
+    return f"{request.path}?{query}" if query else None
 
 
 def _params() -> list[tuple[str, str]]:

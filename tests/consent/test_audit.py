@@ -48,12 +48,19 @@ def test_a_search_names_its_query_and_every_record_it_touched(world, client_for,
     colleague.search("DocumentReference?status=current")
     new = [e for e in _events(fhir) if e["id"] not in before]
     patients = sorted(e["entity"][0]["what"]["reference"] for e in new)
-    # Per record, one event, and one more for the documents the patient may not see yet.
-    assert patients == ["Patient/alice", "Patient/alice", "Patient/bernard", "Patient/bernard"]
-    secret = [e for e in new if "meta" in e and e["meta"].get("security")]
-    assert len(secret) == 2 and all(len(e["entity"]) == 3 for e in secret)  # patient, doc, query
-    query = [ent for ent in new[0]["entity"] if ent["role"]["code"] == "24"][0]["query"]
-    assert base64.b64decode(query).decode().startswith("/fhir/DocumentReference?status=current")
+    # Per record: one event, one for the documents the patient may not see yet, and one keeping
+    # the query for the operator.
+    assert patients == ["Patient/alice"] * 3 + ["Patient/bernard"] * 3
+    security = [[c["code"] for c in e.get("meta", {}).get("security", [])] for e in new]
+    assert sorted(security) == [[], [], *[["INVISIBLE_PATIENT"]] * 2, *[["NOPAT"]] * 2]
+    for event, labels in zip(new, security, strict=True):
+        searched = [ent for ent in event["entity"] if ent["role"]["code"] == "24"]
+        assert searched[0]["type"]["code"] == "DocumentReference"
+        if labels == ["NOPAT"]:
+            query = base64.b64decode(searched[0]["query"]).decode()
+            assert query == "/fhir/DocumentReference?status=current"
+        else:
+            assert "query" not in searched[0]
     assert all(e["action"] == "E" and e["subtype"][0]["code"] == "search-type" for e in new)
 
 

@@ -84,6 +84,21 @@ def test_the_child_reads_who_looked_at_her_record_including_her_representative(r
     ]
 
 
+def test_the_access_history_the_representative_reads_names_nothing_kept_from_them(
+    record, client_for
+):
+    doctor = w.practitioner(client_for, "paediatrician", "chloe")
+    plain, confidential = record["plain"], record["confidential"]
+    doctor.search(f"DocumentReference?_id={plain},{confidential}")
+    mum = mum_client(client_for)
+    events = [e["resource"] for e in mum.search("AuditEvent?_count=100").get("entry", [])]
+    assert any(plain in repr(e) for e in events)
+    assert confidential not in repr(events)
+    # The child herself reads that access to her confidential document.
+    chloe = w.patient(client_for, "chloe")
+    assert confidential in repr(chloe.search("AuditEvent?_count=100"))
+
+
 def test_a_representatives_login_puts_the_represented_record_in_context(app, oauth, carnet, record):
     account = create_account(
         "mum.martin",
