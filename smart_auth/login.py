@@ -4,7 +4,8 @@ RFC 6749 sections 4.1.1-4.1.2 (https://www.rfc-editor.org/rfc/rfc6749#section-4.
 App Launch 2 (https://hl7.org/fhir/smart-app-launch/app-launch.html#obtain-authorization-code):
 GET /auth/authorize is validated by the authlib server (`auth.extra["server"]`); the validated
 request then waits in the signed session while the person gives their password, then the code
-sent to them, then approves or refuses. Approval asks the server for the redirect with a code;
+sent to them, then approves or refuses. A completed sign-in is kept on the server
+(smart_auth.sessions): the cookie only names it, and logout ends it. Approval asks the server for the redirect with a code;
 refusal redirects with `error=access_denied` (RFC 6749 section 4.1.2.1). The password never
 enters the session. When FHIR_SERVER_PRO_IDP_ISSUER is set, professionals may instead sign in
 with that OpenID Connect provider (smart_auth.external_idp), which replaces password and code.
@@ -12,7 +13,6 @@ with that OpenID Connect provider (smart_auth.external_idp), which replaces pass
 
 import logging
 import secrets
-import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
@@ -31,8 +31,8 @@ from flask import (
     url_for,
 )
 
-from smart_auth import account_admin, csrf, external_idp, request_log
-from smart_auth.accounts import LoginPolicy, LoginRefused, authenticate, find_account
+from smart_auth import account_admin, csrf, external_idp, request_log, sessions
+from smart_auth.accounts import LoginPolicy, LoginRefused, authenticate
 from smart_auth.authorized_apps import authorized_apps, record_grant, revoke_grant
 from smart_auth.models import Account, OAuthClient
 from smart_auth.otp import send_code, verify_code
@@ -141,7 +141,7 @@ def authorize():
         return _oauth_error(server, error)
     session["authz"] = {"id": secrets.token_urlsafe(12), "params": request.values.to_dict()}
     if "login" in (request.values.get("prompt") or "").split():
-        session.pop("user", None)
+        sessions.end(session.pop("sid", None))
     return redirect(url_for(".consent" if _signed_in() else ".login"))
 
 
@@ -286,6 +286,7 @@ def revoke(grant_id: str):
 
 @bp.post("/logout")
 def logout():
+    sessions.end(session.get("sid"))  # on the server: a copy of the cookie is worth nothing now
     session.clear()
     return _page("message.html", title="Signed out", message="You are signed out of Carnet.")
 
@@ -362,17 +363,15 @@ def _signed_in_redirect(account: Account):
 def _sign_in(account: Account) -> None:
     """A fresh session for the signed-in person, keeping only the pending request."""
     kept = {k: session[k] for k in ("authz", "next") if k in session}
+    sessions.end(session.get("sid"))
     session.clear()
     session.update(kept)
-    session["user"] = account.username
-    session["auth_time"] = int(time.time())
+    session["sid"] = sessions.start(account, SIGN_IN_SECONDS)
     csrf.renew()
 
 
 def _signed_in() -> Account | None:
-    if time.time() - session.get("auth_time", 0) > SIGN_IN_SECONDS:
-        return None
-    return find_account(session.get("user") or "")
+    return sessions.account_of(session.get("sid"))
 
 
 def _client_name(client_id: str | None) -> str | None:

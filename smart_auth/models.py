@@ -178,6 +178,22 @@ class AppGrant(_Base):
     meta = {"collection": "auth_app_grants", "indexes": [("fhir_user", "client_id")]}
 
 
+class SignInSession(_Base):
+    """A completed sign-in on the server's pages (smart_auth.sessions); the cookie holds its id,
+    stored here only as a digest. Ended by logout, a new sign-in, or a change of password."""
+
+    id_hash = me.StringField(required=True, unique=True)
+    username = me.StringField(required=True)
+    password_stamp = me.StringField(required=True)  # a digest of the password hash it began with
+    created = me.DateTimeField(default=utcnow)
+    expires_at = me.DateTimeField(required=True)
+    ended_at = me.DateTimeField()
+    meta = {
+        "collection": "auth_sign_in_sessions",
+        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}, "username"],
+    }
+
+
 class LoginThrottle(_Base):
     """Failed password and code attempts, per username (known or not) and per client address.
 
