@@ -1,9 +1,11 @@
 """Telling the patient (and their attending doctor) about accesses they should know of.
 
 CSP R1111-48: after an emergency access (break-glass, centre_15) the patient and the attending
-doctor are informed electronically; L1111-19: the patient is alerted on access by a professional.
+doctor are informed electronically; L1111-19: the patient is alerted on access by a professional,
+and when professional software declares its user in their care team (consent.care_team).
 Messages go through smart_auth's Sender to the address of the person's account; each emergency
-token is announced once per record (EmergencyNotice), however many requests it makes.
+token is announced once per record (EmergencyNotice), however many requests it makes, and each
+declaration once (CareTeamNotice). A message names who, never a document.
 """
 
 from datetime import UTC, datetime
@@ -23,14 +25,46 @@ class EmergencyNotice(me.Document):
     meta = {"db_alias": ALIAS, "collection": "consent_emergency_notices"}
 
 
+class CareTeamNotice(me.Document):
+    consent = me.StringField(required=True, unique=True)  # the declaring Consent's id
+    at = me.DateTimeField(default=lambda: datetime.now(UTC))
+    meta = {"db_alias": ALIAS, "collection": "consent_care_team_notices"}
+
+
 def address_of(fhir_user: str) -> tuple[str, str] | None:
     account = Account.objects(fhir_user=fhir_user).first()
     return (account.otp_channel, account.otp_address) if account else None
 
 
 class Notifier:
-    def __init__(self, sender: Sender):
+    def __init__(self, sender: Sender, care_team_page: str = "/auth/care-team"):
         self.sender = sender
+        self.care_team_page = care_team_page
+
+    def care_team_declared(
+        self, ctx: AccessContext, pk: str, actors: list[str], consent_id: str
+    ) -> bool:
+        """Tell the patient a professional declared themselves in their care team (once)."""
+        try:
+            CareTeamNotice(consent=consent_id).save()
+        except me.NotUniqueError:
+            return False
+        address = address_of(pk)
+        if address is None:
+            return False
+        who = ", ".join(actors)
+        through = f" (recorded by {ctx.actor_ref})" if ctx.actor_ref not in actors else ""
+        self.sender.send(
+            *address,
+            "A professional added themselves to your care team",
+            f"{who}{through} recorded that you agreed to their access to your health record. "
+            "If you did not agree, or no longer do, withdraw it on your care team page: "
+            f"{self.care_team_page}",
+            kind="care-team-declared",
+            patient=pk,
+            consent=f"Consent/{consent_id}",
+        )
+        return True
 
     def emergency_access(self, ctx: AccessContext, facts: RecordFacts, event_id: str) -> bool:
         """Announce an emergency access once per token and record; True when announced now."""

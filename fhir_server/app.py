@@ -11,6 +11,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from consent.audit import Announcer, Auditor
+from consent.care_team import CareTeamAnnouncer
 from consent.facts import Facts
 from consent.notify import Notifier
 from consent.policy import Policy
@@ -78,7 +79,15 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
         new_id,
         lambda: instant(now()),
     )
-    auditor.observers.append(Announcer(policy, Notifier(auth.sender)))
+    notifier = Notifier(auth.sender, settings.public_root + "/auth/care-team")
+    auditor.observers.append(Announcer(policy, notifier))
+    auditor.observers.append(
+        CareTeamAnnouncer(
+            policy,
+            notifier,
+            lambda ctx, rtype, query, limit: store.find(ctx, rtype, query, limit=limit),
+        )
+    )
     ingestion = Ingestion(store, interactions, bundles, settings.secret_key)
     return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion)
 

@@ -96,6 +96,8 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
     )
+    from smart_auth import care_team_page  # noqa: F401  (its routes join this blueprint)
+
     app.register_blueprint(bp)
     app.register_blueprint(account_admin.bp)
     external_idp.init_app(app)

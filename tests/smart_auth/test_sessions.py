@@ -38,7 +38,7 @@ def signed_in(browser, patient_account, patient_app, outbox) -> Browser:
     return browser
 
 
-@pytest.mark.parametrize("page", ["/auth/apps", "/auth/consent"])
+@pytest.mark.parametrize("page", ["/auth/apps", "/auth/consent", "/auth/care-team"])
 def test_a_copied_cookie_reaches_nothing_after_logout(signed_in, app, page):
     thief = _copy(signed_in, app)
     assert thief.get(page).status_code == 200, "the copy worked while signed in"
