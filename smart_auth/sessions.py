@@ -57,8 +57,3 @@ def end(session_id: str | None) -> None:
         SignInSession.objects(id_hash=_digest(session_id), ended_at=None).update(
             set__ended_at=utcnow()
         )
-
-
-def end_all(username: str) -> int:
-    """End every live session of an account (its password changed, or it was disabled)."""
-    return SignInSession.objects(username=username, ended_at=None).update(set__ended_at=utcnow())
