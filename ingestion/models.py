@@ -84,5 +84,6 @@ class PatientRecord(me.Document):
     meta = {
         "collection": "patient_records",
         "db_alias": ALIAS,
-        "indexes": [{"fields": ["system", "value"], "unique": True}],
+        # by INS (pushes, a record's facts); by status (the records refused, for the policy)
+        "indexes": [{"fields": ["system", "value"], "unique": True}, "status"],
     }
