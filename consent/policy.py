@@ -11,19 +11,23 @@ Rules (DOMAIN.md; the README's access table is the same list):
   masked documents only for the attending doctor, those given the right, and the depositor;
   under break-glass / centre_15 the record in context unless the patient refused it (masked
   documents hidden unless the operator allows them); always what they deposited themselves; never
-  anything of a record whose patient blocked them, in any mode. A token with a patient in
-  context (an EHR launch) is for that record only;
+  anything of a record whose patient blocked them, in any mode, nor of a record its person
+  opposed or closed (CSP R1111-28/-36). A token with a patient in context (an EHR launch) is for
+  that record only;
 - the operator's platform clients: everything (every access audited);
 - the directory (Practitioner, PractitionerRole, Organization): every authenticated caller.
+Nobody writes into an opposed or closed record (the patient still reads it, and may reopen it).
+A Binary follows the document that first took it (fhir_server.store.binary_access): a document may
+name only a Binary its writer deposited, or one of its record that its writer already reads.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from consent import codes
-from consent.facts import Facts
+from consent.facts import OPEN, Facts
 from consent.privacy import recorded_by_professional
-from fhir_server.errors import Forbidden
+from fhir_server.errors import Forbidden, InvalidResource, RecordRefused
 from smart_auth.context import AccessContext
 
 MATCH_NOTHING = {"_id": {"$in": []}}
@@ -45,6 +49,7 @@ class Access:
     full: tuple[str, ...]  # records read whole, masked documents included
     plain: tuple[str, ...]  # records read without masked documents
     blocked: tuple[str, ...]  # records whose patient blocked the caller
+    refused: tuple[str, ...]  # records opposed or closed: nothing of them is read
     rules: dict  # pk -> the rule that opened (or closed) it
 
 
@@ -78,8 +83,23 @@ class Policy:
         self.facts = facts
 
     # -- reads ----------------------------------------------------------------------------------
+    @staticmethod
+    def reads_everything(ctx: AccessContext) -> bool:
+        """The operator's platform clients and the server's own tasks: every record, audited."""
+        return ctx.actor_kind == "operator" or (ctx.actor_kind == "system" and ctx.platform)
+
+    def hides_nothing(self, ctx: AccessContext, resource_type: str) -> bool:
+        """Is nothing of `resource_type` hidden from this caller? Then it may create through
+        update, at an id of its choice, and delete what is not there (204).
+
+        Inside a patient's record ids are the server's: an update, patch or delete naming an id
+        the caller cannot read answers as a read would (404), whether something hidden is there or
+        nothing is. Only callers who read everything, and the directory, choose ids.
+        """
+        return resource_type in codes.DIRECTORY_TYPES or self.reads_everything(ctx)
+
     def read_rule(self, ctx: AccessContext, resource_type: str) -> ReadRule:
-        if ctx.actor_kind == "operator" or (ctx.actor_kind == "system" and ctx.platform):
+        if self.reads_everything(ctx):
             return ReadRule("platform-full-access", {})
         if resource_type in codes.DIRECTORY_TYPES:
             return ReadRule("directory-public", {})
@@ -109,11 +129,12 @@ class Policy:
     def _professional_rule(self, ctx: AccessContext, resource_type: str) -> ReadRule:
         access = self.access(ctx)
         own: dict = {"acl.by": {"$in": list(access.authored_as)}}
+        shut = access.blocked + access.refused
         if ctx.patient:
-            # A token for one record: what the caller deposited there, unless blocked there.
-            own = MATCH_NOTHING if ctx.patient in access.blocked else {**own, "pk": ctx.patient}
-        elif access.blocked:
-            own["pk"] = {"$nin": list(access.blocked)}
+            # A token for one record: what the caller deposited there, unless shut to them.
+            own = MATCH_NOTHING if ctx.patient in shut else {**own, "pk": ctx.patient}
+        elif shut:
+            own["pk"] = {"$nin": sorted(set(shut))}
         name = access.rules.get(ctx.patient, "own-deposits") if ctx.patient else "care-team"
         if resource_type in codes.PATIENT_PRIVATE_TYPES:
             # Who looked at the record and the patient's privacy choices are the patient's:
@@ -184,12 +205,19 @@ class Policy:
 
         if ctx.patient:
             records = {ctx.patient: self.facts.record(ctx, ctx.patient)}
+            refused = {pk: f.status for pk, f in records.items() if f.status != OPEN}
         else:
             records = dict(self.facts.records_naming(ctx, self.me(ctx)))
+            # What the caller deposited may be in any record: every refused one is left out.
+            refused = self.facts.refused_records(ctx)
         emergency = ctx.purpose_of_use in codes.EMERGENCY_MODES and bool(ctx.patient)
         full, plain, blocked, rules = [], [], [], {}
+        for pk, status in refused.items():
+            rules[pk] = f"record-{status}"
         for pk, facts in records.items():
             said = facts.choices
+            if pk in refused:
+                continue
             if names_me(said.blocked):
                 blocked.append(pk)
                 rules[pk] = "blocked-by-patient"
@@ -213,6 +241,7 @@ class Policy:
             tuple(full),
             tuple(plain),
             tuple(blocked),
+            tuple(sorted(refused)),
             rules,
         )
         ctx.cache["access"] = access
@@ -220,7 +249,7 @@ class Policy:
 
     def rule_for(self, ctx: AccessContext, pk: str) -> str:
         """The rule that let this caller into one record (for its AuditEvent)."""
-        if ctx.actor_kind == "operator" or (ctx.actor_kind == "system" and ctx.platform):
+        if self.reads_everything(ctx):
             return "platform-full-access"
         if ctx.actor_kind == "patient":
             return "legal-representative" if _is_representative(ctx) else "patient-own-record"
@@ -237,7 +266,8 @@ class Policy:
             raise Forbidden("Nobody changes or deletes an AuditEvent (rule: audit-append-only)")
         if intent.resource_type in ("Patient", "Consent") and self.facts is not None:
             self.facts.forget(ctx)
-        if ctx.actor_kind == "operator" or (ctx.actor_kind == "system" and ctx.platform):
+        self._check_record_open(ctx, intent)
+        if self.reads_everything(ctx):
             return "platform-full-access"
         if intent.resource_type in codes.DIRECTORY_TYPES:
             raise Forbidden(
@@ -250,6 +280,24 @@ class Policy:
             return self._professional_write(ctx, intent)
         raise Forbidden(f"Writing {intent.resource_type} is not permitted (rule: deny-by-default)")
 
+    def _check_record_open(self, ctx: AccessContext, intent: WriteIntent) -> None:
+        """Nothing is added to a record its person opposed or closed, by anyone (409).
+
+        A deletion takes nothing in; the patient reads their closed record and may reopen it.
+        """
+        if intent.interaction == "delete" or self.facts is None:
+            return
+        if not (intent.pk or "").startswith("Patient/"):
+            return
+        patient = intent.resource if intent.resource_type == "Patient" else None
+        status = self.facts.status(ctx, intent.pk, patient)
+        if status != OPEN:
+            said = "opposed the creation of their record" if status == "opposed" else "closed"
+            raise RecordRefused(
+                f"The person of {intent.pk} {said}: nothing is written into it "
+                f"(rule: record-{status})"
+            )
+
     @staticmethod
     def _label_change(intent: WriteIntent, label: str) -> tuple[bool, bool]:
         was = label in (intent.previous_acl or {}).get("labels", [])
@@ -258,7 +306,46 @@ class Policy:
 
     @staticmethod
     def _authored(intent: WriteIntent, me: set[str]) -> bool:
-        return bool(me & set((intent.previous_acl or {}).get("by", [])))
+        acl = intent.previous_acl or {}
+        if intent.resource_type == "Binary":
+            # Whoever deposited the Binary changes it, not the authors of the document holding it.
+            return bool(me & set(acl.get("own", acl.get("dep", []))))
+        return bool(me & set(acl.get("by", [])))
+
+    def check_attachment(
+        self,
+        ctx: AccessContext,
+        holder: str,
+        pk: str | None,
+        binary: dict | None,
+        readable: bool,
+        where: str,
+    ) -> None:
+        """May the document `holder` (in record `pk`) name this stored Binary (None: none)?
+
+        Naming a Binary never widens who reads it (it keeps following the document that first
+        took it): a document names a Binary it already holds, one outside any record that its
+        writer deposited (MHD: the Binary is posted first), or one of its own record that its
+        writer already reads. Anything else, a missing Binary included, gets the same 422, so the
+        answer tells nothing of what exists.
+        """
+        if self.reads_everything(ctx):
+            return
+        if binary is not None:
+            acl = binary.get("acl") or {}
+            if acl.get("doc") == holder:
+                return
+            if binary["pk"].startswith("Patient/"):
+                if binary["pk"] == pk and readable:
+                    return
+            elif self.authored_as(ctx) & set(acl.get("dep", [])):
+                return
+        raise InvalidResource(
+            f"{where} does not name a Binary this document may hold: one its writer deposited, "
+            "or one of the same record its writer reads (rule: binary-follows-its-document)",
+            code="business-rule",
+            expression=[where],
+        )
 
     def _patient_write(self, ctx: AccessContext, intent: WriteIntent) -> str:
         if intent.pk != ctx.patient:

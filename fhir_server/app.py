@@ -28,6 +28,7 @@ from fhir_server.store.binary import BlobStore
 from fhir_server.store.db import connect
 from fhir_server.store.repository import Store, instant, new_id, now
 from fhir_server.transaction import BundleProcessor
+from ingestion import records
 from ingestion.iti65 import Ingestion
 from smart_auth import endpoints as smart_auth_endpoints
 from smart_auth import login
@@ -67,6 +68,7 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
         Facts(
             lambda ctx, rtype, query, limit: store.find(ctx, rtype, query, limit=limit),
             engine.compile_params,
+            records.refused,
         )
     )
     blobs = BlobStore(db, settings.gridfs_threshold)

@@ -4,10 +4,16 @@ Built from what the server really does: the supported types, their interactions,
 parameters the registry could compile.
 """
 
+from consent.codes import DIRECTORY_TYPES
 from fhir_server import resources
 from fhir_server.search.registry import Registry
 
 SOFTWARE_VERSION = "0.1.0"
+# consent.policy.Policy.hides_nothing: outside the directory, ids are the server's.
+SERVER_IDS = (
+    "Ids are assigned by the server: an update, patch or delete naming an id the caller cannot "
+    "read answers 404, as a read does (only the operator's platform clients create through update)."
+)
 WRITE = ["create", "update", "patch", "delete"]
 READ = ["read", "vread", "search-type", "history-instance", "history-type"]
 
@@ -24,7 +30,7 @@ def capability_statement(registry: Registry, base_url: str, security: dict | Non
             "interaction": [{"code": c} for c in READ + (WRITE if writable else [])],
             "versioning": "versioned-update",
             "readHistory": True,
-            "updateCreate": writable,
+            "updateCreate": writable and resource_type in DIRECTORY_TYPES,
             "conditionalCreate": writable,
             "conditionalRead": "not-supported",
             "conditionalUpdate": writable,
@@ -35,6 +41,8 @@ def capability_statement(registry: Registry, base_url: str, security: dict | Non
                 for code, p in sorted(params.items())
             ],
         }
+        if writable and resource_type not in DIRECTORY_TYPES:
+            entry["documentation"] = SERVER_IDS
         types.append(entry)
     rest = {
         "mode": "server",

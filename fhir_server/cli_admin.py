@@ -170,7 +170,7 @@ def add_record_status(sub) -> None:
 
     record = sub.add_parser(
         "record-status",
-        help="show or set a person's record status (opposed or closed: pushes are refused)",
+        help="show or set a person's record status (opposed or closed: no writes, no professional reads)",
     )
     record.add_argument("--ins", required=True, help="the INS matricule (15 characters)")
     record.add_argument("--system", default=INS_NIR, help=f"the INS system (default {INS_NIR})")

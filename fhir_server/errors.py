@@ -73,6 +73,12 @@ class Conflict(FhirError):
     status, code = 409, "conflict"
 
 
+class RecordRefused(Conflict):
+    """A write into a record the person opposed or closed (409: the record's state forbids it)."""
+
+    code = "business-rule"
+
+
 class PreconditionFailed(FhirError):
     status, code = 412, "conflict"
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from fhir_server.errors import Conflict, InvalidResource, PreconditionFailed
+from fhir_server.errors import Conflict, InvalidResource, PreconditionFailed, RecordRefused
 from fhir_server.interactions import Interactions
 from fhir_server.store.repository import new_id
 from fhir_server.store.unit_of_work import UnitOfWork
@@ -30,12 +30,6 @@ QUALIFIED = "QUAL"
 # generalPractitioner (it would name the attending doctor, who reads everything) nor the sender's
 # own identifiers (its IPP is not part of the national record).
 PATIENT_ELEMENTS = ("extension", "name", "gender", "birthDate", "address")
-
-
-class RecordRefused(Conflict):
-    """A push into a record the person opposed or closed (409: the record's state forbids it)."""
-
-    code = "business-rule"
 
 
 Ins = tuple[str, str]  # (system, normalised matricule)

@@ -71,8 +71,9 @@ class PatientRecord(me.Document):
     """The state of one person's national record, keyed by their INS (DOMAIN.md, CSP R1111-28/-36).
 
     `opposed`: the person objected to the record's creation (it may not exist yet); `closed`: the
-    person closed it; either way a push is refused. `patient` is the Patient the record holds, once
-    opened. Kept beside the FHIR store (not a FHIR resource): it outlives a deleted Patient.
+    person closed it; either way nothing is written into it and professionals read nothing of it
+    (consent.policy). `patient` is the Patient the record holds, once opened. Kept beside the FHIR
+    store (not a FHIR resource): it outlives a deleted Patient.
     """
 
     system = me.StringField(required=True)  # the INS system (NIR, NIA, test or demo OID)
@@ -84,5 +85,6 @@ class PatientRecord(me.Document):
     meta = {
         "collection": "patient_records",
         "db_alias": ALIAS,
-        "indexes": [{"fields": ["system", "value"], "unique": True}],
+        # by INS (pushes, a record's facts); by status (the records refused, for the policy)
+        "indexes": [{"fields": ["system", "value"], "unique": True}, "status"],
     }

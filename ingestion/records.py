@@ -3,19 +3,38 @@
 https://www.legifrance.gouv.fr/codes/texte_lc/LEGITEXT000006072665/ (CSP) - a record is opened for every person
 who did not object (opt-out, R1111-28); the person may close it at any time and reopen it
 (R1111-36). A push into an opposed or closed record is refused (DOMAIN.md, "The patient's account").
-The operator sets a status with `fhir-server record-status`; ingestion.identity reads it.
+The operator sets a status with `fhir-server record-status`; ingestion.identity reads it for
+pushes, and the access policy for every other write and every professional's read
+(consent.facts: `refused`).
 """
 
+from functools import reduce
+
 from mongoengine.errors import NotUniqueError
+from mongoengine.queryset.visitor import Q
 
 from ingestion.ins import INS_NIR, check_identifier
 from ingestion.models import RECORD_STATUSES, PatientRecord, utcnow
+
+REFUSED = ("opposed", "closed")
 
 
 def status_of(system: str, value: str) -> str:
     """The record's status; a person without a PatientRecord never objected: `open`."""
     record = PatientRecord.objects(system=system, value=value).only("status").first()
     return record.status if record else "open"
+
+
+def refused(identifiers: list[tuple[str, str]] | None) -> dict[tuple[str, str], str]:
+    """The (system, value) among `identifiers` (None: all) whose record is opposed or closed."""
+    query = Q(status__in=REFUSED)
+    if identifiers is not None:
+        if not identifiers:
+            return {}
+        named = [Q(system=system, value=value) for system, value in identifiers]
+        query &= reduce(lambda a, b: a | b, named)
+    found = PatientRecord.objects(query).only("system", "value", "status")
+    return {(record.system, record.value): record.status for record in found}
 
 
 def find(value: str, system: str = INS_NIR) -> PatientRecord | None:

@@ -25,7 +25,7 @@ from fhir_server.resources import SUPPORTED_TYPES
 from fhir_server.search.extract import extract
 from fhir_server.search.registry import Registry
 from fhir_server.store import indexes
-from fhir_server.store.binary_access import adopt_binaries, binary_ids
+from fhir_server.store.binary_access import binary_ids, follow_document
 from fhir_server.store.compartment import compartment_key
 from fhir_server.store.unit_of_work import UnitOfWork, unit_of_work
 from smart_auth.context import AccessContext
@@ -207,10 +207,15 @@ class Store:
         found = self.find(ctx, resource_type, {"_id": id}, limit=1, uow=uow)
         if found:
             return self._stored_current(resource_type, found[0])
+        raise self._absent(ctx, resource_type, id)
+
+    def _absent(self, ctx: AccessContext, resource_type: str, id: str) -> FhirError:
+        """What a read answers for an id with no current version `ctx` may see: 410 when the
+        caller sees its deletion, else 404, the same whether something hidden is there or not."""
         latest = self._find_history(ctx, resource_type, {"id": id}, [("vid", -1)], limit=1)
         if latest and latest[0].get("deleted"):
-            raise Gone(f"{resource_type}/{id} was deleted", expression=[f"{resource_type}/{id}"])
-        raise NotFound(f"{resource_type}/{id} is not known", expression=[f"{resource_type}/{id}"])
+            return Gone(f"{resource_type}/{id} was deleted", expression=[f"{resource_type}/{id}"])
+        return NotFound(f"{resource_type}/{id} is not known", expression=[f"{resource_type}/{id}"])
 
     def vread(self, ctx: AccessContext, resource_type: str, id: str, vid: int) -> Stored:
         """https://hl7.org/fhir/R4/http.html#vread"""
@@ -306,6 +311,9 @@ class Store:
                 visible = self.find(ctx, resource_type, {"_id": id}, limit=1, uow=tx)
                 if visible:
                     current = visible[0]
+                elif not self.policy.hides_nothing(ctx, resource_type):
+                    # No create through update inside a record: answered as a read would be.
+                    raise self._absent(ctx, resource_type, id)
                 elif self._current(resource_type).find_one(
                     {"_id": id}, {"_id": 1}, session=tx.session
                 ):
@@ -345,6 +353,8 @@ class Store:
                     _resource(current) if current else None,
                 ),
             )
+            if resource_type == "DocumentReference":
+                self._check_attachments(ctx, resource, pk, current, tx)
             extra: dict = {}
             if prepare is not None:
                 resource, extra = prepare(resource, tx)
@@ -366,16 +376,36 @@ class Store:
             if current is not None and current.get("acl") != acl:
                 self._sync_acl(resource_type, id, acl, current.get("acl"), tx)
             if resource_type == "DocumentReference":
-                adopt_binaries(
+                follow_document(
                     (self._current("Binary"), self._history("Binary")),
-                    binary_ids(resource, self.base_url),
+                    list(binary_ids(resource, self.base_url)),
                     doc,
-                    self.policy.depositors(ctx),
+                    self.policy.reads_everything(ctx),
                     tx,
                 )
             ctx.trail.record(doc["pk"], f"{resource_type}/{id}/_history/{vid}", acl["labels"])
             doc["rule"] = rule
             return self._stored_current(resource_type, doc), current is None
+
+    def _check_attachments(
+        self, ctx: AccessContext, resource: dict, pk: str | None, current: dict | None, tx
+    ) -> None:
+        """Each Binary a new version of a DocumentReference starts naming must be one it may hold
+        (consent.policy.Policy.check_attachment); those its previous version named were checked."""
+        named = binary_ids(resource, self.base_url)
+        before = binary_ids(_resource(current) or {}, self.base_url) if current else {}
+        holder = f"DocumentReference/{resource['id']}"
+        for id, where in named.items():
+            if id in before:
+                continue
+            # Unfiltered: what is there is the policy's input, never part of the answer.
+            binary = self._current("Binary").find_one(
+                {"_id": id}, {"pk": 1, "acl": 1}, session=tx.session
+            )
+            readable = binary is not None and bool(
+                self.find(ctx, "Binary", {"_id": id}, limit=1, projection={"_id": 1}, uow=tx)
+            )
+            self.policy.check_attachment(ctx, holder, pk, binary, readable, where)
 
     def delete(
         self,
@@ -390,6 +420,10 @@ class Store:
         with self.unit_of_work(uow) as tx:
             visible = self.find(ctx, resource_type, {"_id": id}, limit=1, uow=tx)
             if not visible:
+                if not self.policy.hides_nothing(ctx, resource_type):
+                    absent = self._absent(ctx, resource_type, id)
+                    if not isinstance(absent, Gone):
+                        raise absent  # hidden or missing: as a read of a missing id
                 if expected_vid is not None:
                     raise PreconditionFailed(f"{resource_type}/{id} does not exist (If-Match)")
                 return None

@@ -45,17 +45,17 @@ READ = {
     "the operator's platform system": (200, 200, 200, 200),
     "patient app, patient/Observation.rs": (403, 403, 403, 403),
 }
-# Changing a document's content (PUT).
+# Changing a document's content (PUT): one the caller cannot read answers as a missing one.
 UPDATE = {
-    "the patient": (403, 403, 403, 403),
+    "the patient": (403, 403, 404, 403),
     "the document's author (care team)": (200, 200, 200, 403),
     "the attending doctor": (403, 403, 403, 403),
-    "another professional": (403, 403, 403, 403),
-    "a blocked professional": (403, 403, 403, 403),
-    "break-glass": (403, 403, 403, 403),
-    "break-glass, patient refused": (403, 403, 403, 403),
-    "SAMU centre 15": (403, 403, 403, 403),
-    "the author's hospital system": (200, 200, 200, 403),
+    "another professional": (404, 404, 404, 404),
+    "a blocked professional": (404, 404, 404, 404),
+    "break-glass": (403, 404, 403, 403),
+    "break-glass, patient refused": (404, 404, 404, 404),
+    "SAMU centre 15": (403, 404, 403, 403),
+    "the author's hospital system": (200, 200, 200, 404),
     "the operator's platform system": (200, 200, 200, 200),
     "patient app, patient/Observation.rs": (403, 403, 403, 403),
 }

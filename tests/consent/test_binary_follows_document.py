@@ -8,7 +8,7 @@ import base64
 
 import pytest
 
-from tests.conftest import BASE
+from tests.conftest import BASE, assert_outcome
 from tests.consent import world as w
 
 
@@ -78,7 +78,7 @@ def test_masking_the_document_hides_its_binary_from_professionals(alice, client_
     assert colleague.get(binary).status_code == 200
 
 
-def test_a_binary_in_another_record_is_not_taken(alice, client_for, fhir):
+def test_a_binary_in_another_record_is_not_taken(alice, client_for, fhir, snapshot):
     bob_binary = fhir.create(
         {
             "resourceType": "Binary",
@@ -87,12 +87,14 @@ def test_a_binary_in_another_record_is_not_taken(alice, client_for, fhir):
             "data": base64.b64encode(b"bob's").decode(),
         }
     )["id"]
+    before = snapshot()
     doc = w.document("alice", "pointing at bob's", binary=bob_binary)
-    alice.create(doc)
+    assert_outcome(alice.post("DocumentReference", doc), 422, "business-rule")
+    assert snapshot() == before
     assert alice.get(f"Binary/{bob_binary}").status_code == 404
 
 
-def test_nobody_moves_another_depositors_upload_into_a_record(alice, client_for):
+def test_nobody_moves_another_depositors_upload_into_a_record(alice, client_for, snapshot):
     hospital = w.hospital(client_for)
     upload = hospital.create(
         {
@@ -101,6 +103,9 @@ def test_nobody_moves_another_depositors_upload_into_a_record(alice, client_for)
             "data": base64.b64encode(b"the hospital's").decode(),
         }
     )["id"]
-    alice.create(w.document("alice", "pointing at the hospital's upload", binary=upload))
+    before = snapshot()
+    doc = w.document("alice", "pointing at the hospital's upload", binary=upload)
+    assert_outcome(alice.post("DocumentReference", doc), 422, "business-rule")
+    assert snapshot() == before
     assert alice.get(f"Binary/{upload}").status_code == 404
     assert hospital.get(f"Binary/{upload}").status_code == 200

@@ -19,7 +19,7 @@ def _doc(label: bool) -> dict:
         "status": "current",
         "subject": {"reference": "Patient/alice"},
         "type": {"coding": [{"system": "http://loinc.org", "code": "11502-2"}]},
-        "content": [{"attachment": {"contentType": "application/pdf", "url": "Binary/x"}}],
+        "content": [{"attachment": {"contentType": "application/pdf", "title": "letter"}}],
     }
     if label:
         doc["securityLabel"] = [LABEL]
@@ -60,14 +60,14 @@ def test_the_patient_cannot_overwrite_or_unlabel_it(fhir, alice, snapshot):
     hidden = fhir.create(_doc(label=True))["id"]
     before = snapshot()
     response = alice.put(f"DocumentReference/{hidden}", {**_doc(label=False), "id": hidden})
-    assert_outcome(response, 403)
+    assert_outcome(response, 404)  # as if it did not exist
     assert "INVISIBLE" not in response.get_data(as_text=True)
     stale = alice.put(
         f"DocumentReference/{hidden}",
         {**_doc(label=False), "id": hidden},
         headers={"If-Match": 'W/"7"'},
     )
-    assert_outcome(stale, 403)  # not a 412 that would tell its current version
+    assert_outcome(stale, 404)  # not a 412 that would tell its current version
     assert "version" not in stale.get_data(as_text=True)
     assert snapshot() == before
 

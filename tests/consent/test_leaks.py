@@ -157,12 +157,12 @@ def test_a_refused_write_says_nothing_about_the_hidden_document(world, client_fo
     colleague = w.practitioner(client_for, "colleague", "alice")
     masked = world.doc("alice", "masked")
     probe = {**w.document("alice", "x"), "id": masked}
-    body = assert_outcome(colleague.put(f"DocumentReference/{masked}", probe), 403)
+    body = assert_outcome(colleague.put(f"DocumentReference/{masked}", probe), 404)
     text = repr(body)
     assert "MASQUE" not in text and "_history" not in text and "version" not in text.lower()
-    # If-Match on the hidden document: the same refusal, not a 412 revealing its version.
+    # If-Match on the hidden document: the same answer, not a 412 revealing its version.
     response = colleague.put(f"DocumentReference/{masked}", probe, headers={"If-Match": 'W/"1"'})
-    assert response.status_code == 403
+    assert response.status_code == 404
 
 
 def test_the_access_history_never_reveals_a_document_kept_from_the_patient(world, client_for):

@@ -1,5 +1,6 @@
 """The CapabilityStatement and the OpenAPI document: https://hl7.org/fhir/R4/http.html#capabilities"""
 
+from consent.codes import DIRECTORY_TYPES
 from fhir_server import resources
 from tests.conftest import assert_outcome
 
@@ -37,7 +38,8 @@ def test_every_supported_type_with_interactions_and_params(fhir):
             assert entry["conditionalDelete"] == "not-supported"
         else:
             assert WRITES <= codes, name
-            assert entry["updateCreate"] is True
+            # Ids in a patient's record are the server's (no create through update there).
+            assert entry["updateCreate"] is (name in DIRECTORY_TYPES), name
             assert entry["conditionalCreate"] is True
         params = {p["name"]: p for p in entry["searchParam"]}
         assert params, name

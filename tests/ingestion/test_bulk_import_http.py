@@ -215,3 +215,33 @@ def test_unknown_error_files_are_404(bulk, client_for, import_dir):
     assert client.get(path).status_code == 200
     for wrong in ("/error/1.ndjson", "/error/x.ndjson", "/error/0.json"):
         assert_outcome(client.get(url.removeprefix("http://testserver") + wrong), 404)
+
+
+def test_no_line_is_imported_into_a_closed_record(bulk, client_for, fhir, import_dir, snapshot):
+    from ingestion import records
+    from ingestion.ins import INS_NIR
+
+    nir = "291037511223356"
+    person = {
+        "resourceType": "Patient",
+        "id": "shut",
+        "identifier": [{"system": INS_NIR, "value": nir}],
+    }
+    assert fhir.put("Patient/shut", person).status_code == 201
+    records.set_status(nir, "closed")
+    weight = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "weight"},
+        "subject": {"reference": "Patient/shut"},
+    }
+    source = write_ndjson(import_dir / "obs.ndjson", [weight, {**weight, "id": "imported"}])
+    before = {k: v for k, v in snapshot().items() if k.startswith("Observation")}
+    client = client_for("system/*.cruds", client_id="importer")
+    url = kick_off(client, {"input": [{"type": "Observation", "url": source.as_uri()}]})
+    manifest = poll(client, url).get_json()
+    [error] = manifest["error"]
+    assert error["count"] == 2
+    errors = client.get(error["url"].removeprefix("http://testserver")).get_data(as_text=True)
+    assert errors.count("rule: record-closed") == 2
+    assert {k: v for k, v in snapshot().items() if k.startswith("Observation")} == before

@@ -18,7 +18,7 @@ DOC = {
     "status": "current",
     "subject": {"reference": "Patient/lab1"},
     "type": {"coding": [{"system": "http://loinc.org", "code": "11502-2"}]},
-    "content": [{"attachment": {"contentType": "application/pdf", "url": "Binary/r1"}}],
+    "content": [{"attachment": {"contentType": "application/pdf", "title": "results"}}],
 }
 
 

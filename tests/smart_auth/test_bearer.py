@@ -15,7 +15,7 @@ def _doc(patient: str, category: str = "10", type_code: str = "11488-4") -> dict
         "subject": {"reference": patient},
         "type": {"coding": [{"system": LOINC, "code": type_code}]},
         "category": [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.1", "code": category}]}],
-        "content": [{"attachment": {"contentType": "application/pdf", "url": "Binary/x"}}],
+        "content": [{"attachment": {"contentType": "application/pdf", "title": "report"}}],
     }
 
 
