@@ -3,6 +3,11 @@
 FHIR decimals carry their precision ("1.50" is not "1.5"), so numbers with a fraction or an
 exponent are read as decimal.Decimal and written back from it unchanged (simplejson's
 `use_decimal`); the store keeps them as BSON Decimal128 (fhir_server.store.repository).
+
+What is read is bounded: integers longer than 18 digits are read as Decimal (Python refuses to
+convert more than 4,300 digits to an int, and no FHIR integer is that long: validation refuses
+them where an integer is expected), and nesting deeper than MAX_DEPTH is refused (every walk over
+a resource is recursive; no FHIR resource comes near it).
 """
 
 from decimal import Decimal
@@ -10,18 +15,42 @@ from decimal import Decimal
 import simplejson
 from bson.decimal128 import Decimal128
 
+MAX_DEPTH = 64
+_INT_DIGITS = 18  # every int64 of this many digits fits BSON's int64
+
 
 class NotJson(ValueError):
-    """NaN / Infinity: accepted by Python's parser, not JSON."""
+    """JSON this server does not read: NaN / Infinity (not JSON), or nesting beyond MAX_DEPTH."""
 
 
 def _no_constant(name: str):
     raise NotJson(f"'{name}' is not a JSON value")
 
 
+def _integer(literal: str) -> int | Decimal:
+    return int(literal) if len(literal.lstrip("-")) <= _INT_DIGITS else Decimal(literal)
+
+
+def _check_depth(root) -> None:
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > MAX_DEPTH:
+                    raise NotJson(f"The JSON is nested more than {MAX_DEPTH} levels deep")
+                stack.append((child, depth + 1))
+
+
 def loads(raw: bytes | str):
     """Parse FHIR JSON; raises ValueError (JSONDecodeError, NotJson) or RecursionError."""
-    return simplejson.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
+    value = simplejson.loads(
+        raw, parse_float=Decimal, parse_int=_integer, parse_constant=_no_constant
+    )
+    if isinstance(value, (dict, list)):
+        _check_depth(value)
+    return value
 
 
 def _default(value):
