@@ -69,6 +69,13 @@ def dumps(body, pretty: bool = False) -> str:
     )
 
 
+def canonical(body) -> str:
+    """One text for equal JSON: keys sorted, decimals as written (72.50 is not 72.5)."""
+    return simplejson.dumps(
+        body, sort_keys=True, separators=(",", ":"), use_decimal=True, default=_default
+    )
+
+
 def to_bson(node):
     """Decimals to Decimal128 (BSON has no arbitrary-precision type of its own)."""
     if isinstance(node, dict):
