@@ -110,3 +110,26 @@ def test_deeply_nested_json_is_refused_at_parse_time(fhir, snapshot, depth):
 def test_reasonably_nested_extensions_are_kept(fhir):
     created = fhir.create(json.loads(_nested_extensions(10)))
     assert fhir.get(f"Patient/{created['id']}").get_json()["extension"] == created["extension"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"resourceType": "Patient", "gender": "\\udc80"}',
+        b'{"resourceType": "Patient", "\\ud800": 1}',
+        b'{"resourceType": "Patient", "contained": [{"resourceType": "\\udfff"}]}',
+        b'{"resourceType": "Bundle", "type": "batch", "entry": '
+        b'[{"request": {"method": "GET", "url": "Patient?\\ud83d=1"}}]}',
+    ],
+)
+def test_lone_surrogates_are_not_unicode(fhir, snapshot, text):
+    before = snapshot()
+    url = "/fhir" if b"Bundle" in text else "Patient"
+    body = assert_outcome(fhir.post(url, text), 400)
+    assert "surrogate" in body["issue"][0]["diagnostics"]
+    assert snapshot() == before
+
+
+def test_surrogate_pairs_are_unicode(fhir):
+    created = fhir.create({**PATIENT, "name": [{"family": "Roux \U0001f600"}]})
+    assert created["name"][0]["family"].endswith("\U0001f600")

@@ -107,9 +107,7 @@ JSON = st.recursive(
     SCALARS,
     lambda children: (
         st.lists(children, max_size=3)
-        | st.dictionaries(
-            st.text(max_size=8) | st.sampled_from(["reference", "_x", "url"]), children, max_size=3
-        )
+        | st.dictionaries(TEXT | st.sampled_from(["reference", "_x", "url"]), children, max_size=3)
     ),
     max_leaves=6,
 )
@@ -148,7 +146,18 @@ def mutation(draw, resource: dict) -> dict:
         path = draw(st.sampled_from(paths)) if paths else ("id",)
         kind = draw(
             st.sampled_from(
-                ["value", "null", "deep", "unknown", "reference", "date", "empty", "wrap", "drop"]
+                [
+                    "value",
+                    "null",
+                    "deep",
+                    "unknown",
+                    "reference",
+                    "date",
+                    "empty",
+                    "wrap",
+                    "drop",
+                    "odd",
+                ]
             )
         )
         if kind == "value":
@@ -159,7 +168,9 @@ def mutation(draw, resource: dict) -> dict:
             depth = draw(st.sampled_from([5, 20, 31, 32, 33, 70, 200]))
             _set(resource, path, _deep(depth, draw(st.sampled_from(["array", "extension"]))))
         elif kind == "unknown":
-            resource[draw(st.text(min_size=1, max_size=10))] = draw(JSON)
+            resource[draw(TEXT)] = draw(JSON)
+        elif kind == "odd":
+            _set(resource, path, draw(ODD_TEXT))
         elif kind == "reference":
             _set(resource, path, {"reference": draw(REFERENCES | TEXT)})
         elif kind == "date":
