@@ -133,3 +133,16 @@ def test_lone_surrogates_are_not_unicode(fhir, snapshot, text):
 def test_surrogate_pairs_are_unicode(fhir):
     created = fhir.create({**PATIENT, "name": [{"family": "Roux \U0001f600"}]})
     assert created["name"][0]["family"].endswith("\U0001f600")
+
+
+@pytest.mark.parametrize("element", ["code", "type", "subject"])
+def test_an_mhd_push_with_a_malformed_element_is_422(fhir, snapshot, element):
+    """The PDSm checks read elements as FHIR types them: the JSON is checked before them."""
+    bundle = json.loads((DEMO.parent / "mhd" / "iti65-lab-report.json").read_text())
+    for entry in bundle["entry"]:
+        if element in entry["resource"]:
+            entry["resource"][element] = [entry["resource"][element]]
+    before = snapshot()
+    body = assert_outcome(fhir.post("/fhir", bundle), 422)
+    assert body["issue"][0]["expression"][0].endswith(f".resource.{element}"), body
+    assert snapshot() == before

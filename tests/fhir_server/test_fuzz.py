@@ -33,6 +33,10 @@ SEEDS = {
         (Path(__file__).resolve().parents[2] / "examples" / "resources").glob("*.json")
     )
 }
+MHD_PUSHES = [
+    json.loads(path.read_text())
+    for path in sorted((Path(__file__).resolve().parents[2] / "examples" / "mhd").glob("*.json"))
+]
 # Stand-ins replaced in the JSON text: numbers Python's json module cannot write.
 RAW_NUMBERS = {
     "@@huge-int@@": "9" * 5000,
@@ -464,6 +468,8 @@ def test_transactions_and_batches(fuzz, data):
         "type": data.draw(st.sampled_from(["transaction", "batch", "collection", "document"])),
         "entry": entries,
     }
-    if data.draw(st.booleans()):
+    if data.draw(st.integers(0, 3)) == 0:  # an MHD push (ITI-65) instead
+        bundle = data.draw(mutation(data.draw(st.sampled_from(MHD_PUSHES))))
+    elif data.draw(st.booleans()):
         bundle = data.draw(mutation(bundle))
     fuzz.send("POST", "/fhir", _text(bundle))
