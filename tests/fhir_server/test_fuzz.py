@@ -200,12 +200,33 @@ def _text(value) -> bytes:
 
 
 # -- the property ---------------------------------------------------------------------------------
+# Besides the platform's own client: a hospital, a professional and a patient (consent.policy).
+CALLERS = [
+    ("system/*.cruds", "system", {"organization": "Organization/fz-Organization"}),
+    (
+        "user/*.cruds",
+        "practitioner",
+        {"fhir_user": "Practitioner/fz-Practitioner", "patient": "Patient/fz-Patient"},
+    ),
+    (
+        "patient/*.cruds",
+        "patient",
+        {"fhir_user": "Patient/fz-Patient", "patient": "Patient/fz-Patient"},
+    ),
+]
+CALLER = st.integers(0, len(CALLERS))
+
+
 class Fuzz:
     """Sends one request and checks the property; the store is compared around refusals."""
 
     def __init__(self, app, carnet):
         self.carnet = carnet
         self.client = FhirClient(app.test_client(), issue_token(carnet, "system/*.cruds"))
+        self.callers = [self.client] + [
+            FhirClient(app.test_client(), issue_token(carnet, scope, actor, **claims))
+            for scope, actor, claims in CALLERS
+        ]
         self.seeded = {}
         for name, resource in SEEDS.items():
             if name == "AuditEvent":
@@ -214,9 +235,9 @@ class Fuzz:
             assert response.status_code in (200, 201), response.get_data(as_text=True)
             self.seeded[name] = f"fz-{name}"
 
-    def send(self, method: str, url: str, body: bytes | None = None, **headers):
+    def send(self, method: str, url: str, body: bytes | None = None, caller: int = 0, **headers):
         before = store_snapshot(self.carnet)
-        response = self.client._send(
+        response = self.callers[caller]._send(
             method,
             url,
             body,
@@ -250,14 +271,15 @@ def test_mutated_resources_on_create_and_update(fuzz, data):
     name = data.draw(st.sampled_from(RESOURCE_NAMES))
     resource = data.draw(mutation(SEEDS[name]))
     if data.draw(st.booleans()):
-        fuzz.send("POST", data.draw(st.sampled_from([name, name, "Patient"])), _text(resource))
+        url = data.draw(st.sampled_from([name, name, "Patient"]))
+        fuzz.send("POST", url, _text(resource), caller=data.draw(CALLER))
     else:
         id = data.draw(
             st.sampled_from([f"fz-{name}", "new-" + uuid.uuid4().hex[:8], "bad id", "a" * 65])
         )
         if data.draw(st.booleans()):
             resource["id"] = id
-        fuzz.send("PUT", f"{name}/{quote(id)}", _text(resource))
+        fuzz.send("PUT", f"{name}/{quote(id)}", _text(resource), caller=data.draw(CALLER))
 
 
 PATCH_PATHS = st.sampled_from(
@@ -301,7 +323,13 @@ def test_json_patches(fuzz, data):
         )
         | JSON
     )
-    fuzz.send("PATCH", f"{name}/fz-{name}", _text(ops), content_type="application/json-patch+json")
+    fuzz.send(
+        "PATCH",
+        f"{name}/fz-{name}",
+        _text(ops),
+        caller=data.draw(CALLER),
+        content_type="application/json-patch+json",
+    )
 
 
 PARAM_NAMES = sorted({p for t in SUPPORTED_TYPES for p in REGISTRY.for_type(t)})
@@ -443,7 +471,7 @@ def test_search_parameters(fuzz, data):
         for name, modifier, prefix, value in pairs
     )
     strict = {"Prefer": "handling=strict"} if data.draw(st.booleans()) else {}
-    fuzz.send("GET", f"{resource_type}?{query}", **strict)
+    fuzz.send("GET", f"{resource_type}?{query}", caller=data.draw(CALLER), **strict)
 
 
 @_share(15)
@@ -472,4 +500,4 @@ def test_transactions_and_batches(fuzz, data):
         bundle = data.draw(mutation(data.draw(st.sampled_from(MHD_PUSHES))))
     elif data.draw(st.booleans()):
         bundle = data.draw(mutation(bundle))
-    fuzz.send("POST", "/fhir", _text(bundle))
+    fuzz.send("POST", "/fhir", _text(bundle), caller=data.draw(CALLER))
