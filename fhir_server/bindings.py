@@ -33,7 +33,8 @@ def code_issue(path: str, value: str, expression: str) -> Issue | None:
         return None
     return Issue(
         "code-invalid",
-        f"Code '{value}' is not in the required value set {_value_set(binding)} at {expression}",
+        f"Code '{value[:64]}' is not in the required value set {_value_set(binding)} at "
+        f"{expression}",
         expression=[expression],
     )
 

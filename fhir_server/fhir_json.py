@@ -47,6 +47,11 @@ def _keeps_precision(value: int | Decimal) -> bool:
         return False
 
 
+def _shown(text: str) -> str:
+    """A name from the request, cut short for the OperationOutcome."""
+    return text if len(text) <= 64 else text[:64] + "..."
+
+
 def _is_integral(value) -> bool:
     """A JSON integer too long for an int (jsonio reads those as Decimal)."""
     return isinstance(value, Decimal) and value.as_tuple().exponent == 0
@@ -65,7 +70,7 @@ class _Walk:
         if not isinstance(node, dict) or not isinstance(rtype, str):
             self._issue("value", f"Expected {_JSON_TYPE[RESOURCE]}", expression)
         elif model is None:
-            self._issue("structure", f"'{rtype}' is not a FHIR resource type", expression)
+            self._issue("structure", f"'{_shown(rtype)}' is not a FHIR resource type", expression)
         else:
             self.object(node, model, expression, rtype)
 
@@ -79,7 +84,8 @@ class _Walk:
             element = known.get(key)
             where = f"{expression}.{key.removeprefix('_')}"
             if element is None:
-                self._issue("structure", f"Unknown element '{key}'", f"{expression}.{key}")
+                name = _shown(key)
+                self._issue("structure", f"Unknown element '{name}'", f"{expression}.{name}")
             elif value is None:
                 self._issue("value", "null is not a value", where)
             elif element.many:
@@ -148,5 +154,6 @@ class _Walk:
 def issues(resource: dict) -> list[Issue]:
     """What in `resource` is not FHIR JSON as written by the specification; [] when it is."""
     walk = _Walk()
-    walk.resource(resource, resource.get("resourceType", "Resource"))
+    rtype = resource.get("resourceType")
+    walk.resource(resource, _shown(rtype) if isinstance(rtype, str) else "Resource")
     return walk.issues
