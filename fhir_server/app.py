@@ -15,7 +15,7 @@ from consent.care_team import CareTeamAnnouncer
 from consent.facts import Facts
 from consent.notify import Notifier
 from consent.policy import Policy
-from fhir_server.api import http
+from fhir_server.api import http, limits
 from fhir_server.api.bulk_routes import register_bulk_routes
 from fhir_server.api.routes import blp
 from fhir_server.capability import capability_statement
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -
         OPENAPI_JSON_PATH="openapi.json",
     )
     app.extensions["carnet"] = carnet or build(settings)
+    limits.init_app(app)  # before every other hook: an over-long request is refused first
     api = Api(app)
     api.register_blueprint(blp)
     register_bulk_routes(app, lambda: app.extensions["carnet"], settings.import_dir)

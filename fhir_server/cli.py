@@ -176,6 +176,7 @@ def _serve(args) -> int:
 def _gunicorn(factory, args) -> int:
     from gunicorn.app.base import BaseApplication
 
+    from fhir_server.api import limits
     from smart_auth.request_log import GUNICORN_ACCESS_FORMAT
 
     class Server(BaseApplication):
@@ -185,6 +186,10 @@ def _gunicorn(factory, args) -> int:
             self.cfg.set("accesslog", "-")
             # Paths without query strings: codes and states never reach the access log.
             self.cfg.set("access_log_format", GUNICORN_ACCESS_FORMAT)
+            # The application answers over-long URLs (414) and header fields (431) itself, as
+            # OperationOutcomes (fhir_server.api.limits), instead of gunicorn's HTML pages.
+            self.cfg.set("limit_request_line", limits.SERVER_REQUEST_LINE)
+            self.cfg.set("limit_request_field_size", limits.SERVER_HEADER_FIELD)
 
         def load(self):
             return factory()

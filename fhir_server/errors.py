@@ -105,3 +105,13 @@ class Forbidden(FhirError):
 
 class NotSupported(FhirError):
     status, code = 400, "not-supported"
+
+
+class UriTooLong(FhirError):
+    status, code = 414, "too-long"
+
+
+class HeaderTooLarge(FhirError):
+    """A request header field larger than the server reads (RFC 6585, section 5)."""
+
+    status, code = 431, "too-long"

@@ -52,8 +52,10 @@ def _hashes(resource: dict) -> list[str | None]:
 
 
 def is_submission_set(resource: dict) -> bool:
-    codings = (resource.get("code") or {}).get("coding") or []
-    return resource.get("resourceType") == "List" and any(
+    """A List coded as an MHD SubmissionSet (any other resource's `code` may be anything)."""
+    code = resource.get("code") if resource.get("resourceType") == "List" else None
+    codings = code.get("coding") if isinstance(code, dict) else None
+    return isinstance(codings, list) and any(
         isinstance(c, dict)
         and c.get("system") == MHD_LIST_TYPES
         and c.get("code") == "submissionset"

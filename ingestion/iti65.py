@@ -20,6 +20,7 @@ https://interop.esante.gouv.fr/ig/fhir/pdsm/
 import copy
 import re
 
+from fhir_server import fhir_json
 from fhir_server.errors import FhirError, InvalidResource, Issue
 from fhir_server.interactions import Interactions, Reply
 from fhir_server.store.repository import Store
@@ -238,6 +239,10 @@ class Ingestion:
 
     def provide(self, ctx: AccessContext, bundle: dict, prefer: str | None) -> Reply:
         """ITI-65: https://profiles.ihe.net/ITI/MHD/ITI-65.html#2365412-message-semantics"""
+        # FHIR JSON first: the profile checks below read the elements as their types say.
+        shape = fhir_json.issues(bundle)
+        if shape:
+            raise InvalidResource(shape[0].diagnostics, issues=shape)
         found = validate(bundle, PROVIDE_BUNDLE) + type_issues(bundle)
         if found:
             raise _invalid(found)

@@ -77,6 +77,8 @@ class TokenService:
     def verify(self, token: str) -> dict:
         try:
             kid = jws.extract_compact(token.encode()).headers().get("kid")
+            if kid is not None and not isinstance(kid, str):
+                raise InvalidToken("the token's kid header is not a string")
             decoded = jwt.decode(token, self.keys.verification_keys(kid), algorithms=[ALGORITHM])
             registry = jwt.JWTClaimsRegistry(
                 leeway=5,

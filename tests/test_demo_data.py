@@ -94,10 +94,11 @@ def test_submission_set_lists_the_documents(demo):
     assert items == [f"DocumentReference/demo-alice-doc-{n:02d}" for n in range(1, 6)]
 
 
-def test_loading_twice_only_adds_versions(carnet, demo):
+def test_loading_twice_changes_nothing(carnet, demo):
     loaded, failed = load_files(carnet, demo_files())
     assert failed == 0
-    assert demo.get("Patient/demo-alice").get_json()["meta"]["versionId"] == "2"
+    # The same content again: no new version (an update that changes nothing makes none).
+    assert demo.get("Patient/demo-alice").get_json()["meta"]["versionId"] == "1"
     assert len(demo.ids("DocumentReference?patient=Patient/demo-alice")) == 5
 
 

@@ -57,15 +57,34 @@ def wants_fhir(req: Request) -> bool:
     return any(_media_type(p) in JSON_TYPES for p in accept.split(","))
 
 
+def _read_body(req: Request) -> bytes:
+    """The body, 413 when it is larger than the limit, with or without a Content-Length."""
+    limit = req.max_content_length
+    length = req.content_length
+    if length is not None and limit and length > limit:
+        raise TooLarge(f"The body exceeds the limit of {limit} bytes")
+    if length is not None or not limit or not req.environ.get("wsgi.input_terminated"):
+        return req.get_data(cache=True)
+    # A chunked body has no Content-Length: werkzeug's stream stops silently at the limit, and
+    # the body would be read cut short (a 400 for broken JSON). One byte more than the limit tells.
+    stream, chunks, size = req.environ["wsgi.input"], [], 0
+    while size <= limit:
+        data = stream.read(limit + 1 - size)
+        if not data:
+            break
+        chunks.append(data)
+        size += len(data)
+    if size > limit:
+        raise TooLarge(f"The body exceeds the limit of {limit} bytes")
+    return b"".join(chunks)
+
+
 def read_json_body(req: Request, allowed=JSON_TYPES):
     content_type = _media_type(req.headers.get("Content-Type"))
     if content_type not in allowed:
         shown = content_type or "no Content-Type"
         raise UnsupportedMediaType(f"Cannot read a body of {shown}; send {' or '.join(allowed)}")
-    length = req.content_length
-    if length is not None and req.max_content_length and length > req.max_content_length:
-        raise TooLarge(f"The body exceeds the limit of {req.max_content_length} bytes")
-    raw = req.get_data(cache=True)
+    raw = _read_body(req)
     if not raw.strip():
         raise BadRequest("The request has no body; a JSON resource is required")
     try:

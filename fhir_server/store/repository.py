@@ -82,6 +82,23 @@ def _resource(doc: dict) -> dict | None:
     return jsonio.from_bson(res) if doc.get("dec") and res is not None else res
 
 
+def _content(resource: dict) -> str:
+    """The resource as canonical JSON without what the server sets on each version."""
+    meta = {k: v for k, v in resource.get("meta", {}).items() if k not in _VERSION_META}
+    content = {k: v for k, v in resource.items() if k != "meta"}
+    if meta:
+        content["meta"] = meta
+    return jsonio.canonical(content)
+
+
+def unchanged(current: dict, resource: dict) -> bool:
+    """Would storing `resource` change nothing of the stored document `current`?"""
+    stored = _resource(current)
+    return stored is not None and _content(stored) == _content(resource)
+
+
+_VERSION_META = ("versionId", "lastUpdated")
+
 # Sort keys an unfiltered search may use: each leads a declared index.
 UNFILTERED_SORTS = frozenset({"_id", "lu"})
 
@@ -355,6 +372,12 @@ class Store:
             )
             if resource_type == "DocumentReference":
                 self._check_attachments(ctx, resource, pk, current, tx)
+            if current is not None and current.get("acl") == acl and unchanged(current, resource):
+                # Nothing would change: no new version (as HAPI FHIR does), the current one answers.
+                version = f"{resource_type}/{id}/_history/{current['vid']}"
+                ctx.trail.record(current["pk"], version, acl["labels"])
+                current["rule"] = rule
+                return self._stored_current(resource_type, current), False
             extra: dict = {}
             if prepare is not None:
                 resource, extra = prepare(resource, tx)

@@ -1,5 +1,6 @@
 """The `fhir-server` console script: load files, and serve (the README's first command)."""
 
+import http.client
 import json
 import os
 import socket
@@ -78,6 +79,52 @@ def test_serve_answers_metadata_over_real_http(monkeypatch):
         output = process.communicate(timeout=20)[0].decode()
         _drop(db_name)
     assert "EMBEDDED" in output or os.environ.get("MONGODB_URI")
+
+
+def _answer(port: int, path: str, headers: dict | None = None) -> tuple[int, str, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        connection.close()
+
+
+def test_gunicorn_leaves_long_urls_and_headers_to_the_fhir_answers(monkeypatch):
+    """414 and 431 as OperationOutcomes from the application, not gunicorn's HTML pages."""
+    db_name = _scratch_db(monkeypatch)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "FHIR_SERVER_BASE_URL"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fhir_server.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _answer(port, "/fhir/metadata")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        answers = [
+            (414, _answer(port, "/fhir/Patient?name=" + "a" * 9000)),
+            (414, _answer(port, "/fhir/" + "b" * 20000)),
+            (431, _answer(port, "/fhir/metadata", {"X-Padding": "c" * 9000})),
+        ]
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+        _drop(db_name)
+    for expected, (status, content_type, body) in answers:
+        assert status == expected, body[:200]
+        assert content_type.startswith("application/fhir+json")
+        outcome = json.loads(body)
+        assert outcome["resourceType"] == "OperationOutcome"
+        assert outcome["issue"][0]["code"] == "too-long"
 
 
 def test_rotate_keys_names_the_new_key(monkeypatch, capsys):

@@ -4,7 +4,7 @@ import pytest
 
 from fhir_server.app import build, create_app
 from fhir_server.config import Settings
-from tests.conftest import BASE, FhirClient, assert_outcome, issue_token
+from tests.conftest import BASE, FhirClient, assert_outcome, issue_token, store_snapshot
 
 PATIENT = {"resourceType": "Patient", "name": [{"family": "Roux"}]}
 
@@ -124,6 +124,34 @@ def test_too_large_is_413(snapshot):
     if count is not None:
         assert carnet.store.db["Patient"].count_documents({}) == count
     assert small.get("Patient/big").status_code == 404
+
+
+def test_a_chunked_body_over_the_limit_is_413(snapshot):
+    import io
+    import json
+
+    settings = Settings.from_env(base_url=BASE, max_body_bytes=200)
+    carnet = build(settings)
+    client = create_app(settings, carnet).test_client()
+    headers = {
+        "Authorization": f"Bearer {issue_token(carnet, 'system/*.cruds')}",
+        "Content-Type": "application/fhir+json",
+        "Transfer-Encoding": "chunked",
+    }
+
+    def chunked(resource: dict):
+        # No Content-Length: the server (gunicorn) ends the stream where the chunks end.
+        return client.post(
+            "/fhir/Patient",
+            input_stream=io.BytesIO(json.dumps(resource).encode()),
+            headers=headers,
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
+    before = store_snapshot(carnet)
+    assert_outcome(chunked({**PATIENT, "name": [{"family": "x" * 400}]}), 413, "too-costly")
+    assert store_snapshot(carnet) == before
+    assert chunked(PATIENT).status_code == 201
 
 
 def test_wrong_media_type_is_415(fhir, snapshot, seeded):

@@ -123,3 +123,25 @@ def test_patch_unknown_and_deleted(fhir, pid):
     assert_outcome(fhir.patch("Patient/nobody", ops), 404, "not-found")
     fhir.delete(f"Patient/{pid}")
     assert_outcome(fhir.patch(f"Patient/{pid}", ops), 410)
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [],
+        [{"op": "replace", "path": "/gender", "value": "female"}],
+        [{"op": "test", "path": "/birthDate", "value": "1990-05-04"}],
+        [
+            {"op": "add", "path": "/active", "value": True},
+            {"op": "remove", "path": "/active"},
+        ],
+    ],
+)
+def test_a_patch_that_changes_nothing_makes_no_version(fhir, pid, snapshot, ops):
+    before = snapshot()
+    response = fhir.patch(f"Patient/{pid}", ops)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.headers["ETag"] == 'W/"1"'
+    assert response.get_json()["meta"]["versionId"] == "1"
+    assert len(fhir.get(f"Patient/{pid}/_history").get_json()["entry"]) == 1
+    assert snapshot() == before

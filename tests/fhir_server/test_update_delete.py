@@ -69,7 +69,9 @@ def test_update_if_match_on_absent_resource_is_412(fhir, snapshot):
 def test_prefer_return(fhir):
     fhir.put("Patient/p-4", {**PATIENT, "id": "p-4"})
     minimal = fhir.put(
-        "Patient/p-4", {**PATIENT, "id": "p-4"}, headers={"Prefer": "return=minimal"}
+        "Patient/p-4",
+        {**PATIENT, "id": "p-4", "active": True},
+        headers={"Prefer": "return=minimal"},
     )
     assert minimal.status_code == 200
     assert minimal.get_data() == b""
@@ -145,3 +147,33 @@ def test_delete_if_match(fhir, snapshot):
 
 def test_delete_unknown_type_is_404(fhir):
     assert_outcome(fhir.delete("Spaceship/1"), 404)
+
+
+def test_an_update_identical_to_the_current_version_makes_no_version(fhir, snapshot):
+    """As HAPI FHIR does: the current version answers, unchanged (meta.versionId/lastUpdated aside)."""
+    patient = {"resourceType": "Patient", "id": "same", "name": [{"family": "Roux"}]}
+    assert fhir.put("Patient/same", patient).status_code == 201
+    current = fhir.get("Patient/same").get_json()
+    before = snapshot()
+    for body in (patient, current, {**current, "meta": {"versionId": "7"}}):
+        response = fhir.put("Patient/same", body)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.headers["ETag"] == 'W/"1"'
+        assert response.get_json() == current
+    assert snapshot() == before
+    assert len(fhir.get("Patient/same/_history").get_json()["entry"]) == 1
+    tagged = {**patient, "meta": {"tag": [{"system": "http://example.org", "code": "t"}]}}
+    assert fhir.put("Patient/same", tagged).headers["ETag"] == 'W/"2"'
+
+
+def test_a_decimal_written_with_other_digits_is_a_change(fhir):
+    def weight(value: str) -> bytes:
+        return (
+            b'{"resourceType": "Observation", "id": "w", "status": "final", "code": {"text": "w"},'
+            b' "valueQuantity": {"value": %s}}' % value.encode()
+        )
+
+    assert fhir.put("Observation/w", weight("72.5")).status_code == 201
+    assert fhir.put("Observation/w", weight("72.5")).headers["ETag"] == 'W/"1"'
+    assert fhir.put("Observation/w", weight("72.50")).headers["ETag"] == 'W/"2"'
+    assert b'"value":72.50' in fhir.get("Observation/w").data

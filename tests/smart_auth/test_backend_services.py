@@ -3,6 +3,7 @@
 https://hl7.org/fhir/smart-app-launch/backend-services.html
 """
 
+import base64
 import io
 import json
 import time
@@ -141,3 +142,32 @@ def test_key_published_at_a_jwks_uri(oauth, monkeypatch):
     client = oauth.register(client_name="Hôpital", jwks_uri="https://hospital.example/jwks")
     assert oauth.token(assertion_form(client["client_id"], key)).status_code == 200
     assert fetched == ["https://hospital.example/jwks"]
+
+
+def _signed_by_hand(header: dict, claims: dict, key) -> str:
+    """An RS384 JWS over any header (joserfc itself refuses to sign a malformed one)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def segment(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    signing_input = (
+        segment(json.dumps(header).encode()) + b"." + segment(json.dumps(claims).encode())
+    )
+    signature = key.private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA384())
+    return (signing_input + b"." + segment(signature)).decode()
+
+
+@pytest.mark.parametrize("kid", [{"a": 1}, ["k"], 7])
+def test_an_assertion_whose_kid_is_not_a_string_is_refused(oauth, lab, key, kid):
+    claims = {
+        "iss": lab["client_id"],
+        "sub": lab["client_id"],
+        "aud": "http://testserver/auth/token",
+        "exp": int(time.time()) + 240,
+        "jti": f"kid-{kid!r}",
+    }
+    signed = _signed_by_hand({"alg": "RS384", "kid": kid, "typ": "JWT"}, claims, key)
+    form = {**assertion_form(lab["client_id"], key), "client_assertion": signed}
+    assert "kid" in refused(oauth.token(form), "invalid_client")

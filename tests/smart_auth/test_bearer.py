@@ -149,3 +149,18 @@ def test_each_transaction_entry_is_authorized(client_for, snapshot, record):
     }
     assert_outcome(limited.post("/fhir", bundle), 403)
     assert snapshot() == before
+
+
+def _segment(value: dict) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("kid", [{"a": 1}, ["k"], 7, None])
+def test_a_token_whose_kid_is_not_a_string_is_401(app, kid):
+    forged = f"{_segment({'alg': 'RS256', 'kid': kid})}.{_segment({'sub': 'x'})}.c2ln"
+    response = FhirClient(app.test_client(), forged).get("Patient")
+    assert_outcome(response, 401)
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
