@@ -58,7 +58,7 @@ class Carnet:
 
 def build(settings: Settings, db=None, transactions: bool | None = None) -> Carnet:
     if db is None:
-        db, transactions = connect(settings.mongodb_uri, settings.mongodb_db)
+        db, transactions = connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     enforcer = ScopeEnforcer(lambda rtype, params: engine.compile_params(rtype, params))
     policy = Policy(emergency_sees_masked=settings.emergency_sees_masked)
     store = Store(db, policy, REGISTRY, settings.base_url, bool(transactions), enforcer)

@@ -92,11 +92,6 @@ def _import(carnet, args) -> int:
     if not args.files and not args.resume:
         print("Name the NDJSON files to import", file=sys.stderr)
         return 2
-    if carnet.settings.mongodb_uri is None:
-        print(
-            "warning: no MONGODB_URI, so the import goes to this command's embedded store",
-            file=sys.stderr,
-        )
     try:
         job = run_import(
             carnet,
@@ -153,23 +148,15 @@ def _serve(args) -> int:
         settings = Settings.from_env(
             base_url=f"http://{args.host if args.host != '0.0.0.0' else 'localhost'}:{args.port}/fhir"
         )
-    embedded = settings.mongodb_uri is None
-    if embedded and args.workers > 1 and not args.dev:
-        print(
-            "The embedded store lives inside one process: serving with 1 worker.", file=sys.stderr
-        )
-        args.workers = 1
-    if args.dev or embedded:
+    if args.dev:
         carnet = build(settings)
         if args.demo:
             _load_demo(carnet)
-        app = create_app(settings, carnet)
-        if args.dev:
-            app.run(host=args.host, port=args.port)
-            return 0
-        return _gunicorn(lambda: app, args)
+        create_app(settings, carnet).run(host=args.host, port=args.port)
+        return 0
     if args.demo:
         _load_demo(build(settings))
+    # Each worker builds its own app after the fork: its own connections to the store.
     return _gunicorn(lambda: create_app(settings), args)
 
 

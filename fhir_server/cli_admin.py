@@ -29,7 +29,7 @@ def create_account(args) -> int:
         if args.password_stdin
         else getpass.getpass("Password: ")
     )
-    models.connect(settings.mongodb_uri, settings.mongodb_db)
+    models.connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     channel, address = ("sms", args.otp_sms) if args.otp_sms else ("email", args.otp_email)
     try:
         account = create_account(
@@ -56,7 +56,7 @@ def register_client_command(args) -> int:
     from smart_auth.rfc7591 import ClientMetadataError, register_client
 
     settings = Settings.from_env()
-    models.connect(settings.mongodb_uri, settings.mongodb_db)
+    models.connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     metadata = {
         "client_name": args.name,
         "redirect_uris": args.redirect_uri,
@@ -93,7 +93,7 @@ def record_status(args) -> int:
             "warning: no MONGODB_URI, so this status lives only in this command's embedded store",
             file=sys.stderr,
         )
-    models.connect(settings.mongodb_uri, settings.mongodb_db)
+    models.connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     try:
         if args.set:
             record = records.set_status(args.ins, args.set, args.system)

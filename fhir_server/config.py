@@ -12,6 +12,7 @@ def _int(name: str, default: int) -> int:
 class Settings:
     mongodb_uri: str | None = None
     mongodb_db: str = "carnet"
+    data_dir: str = "carnet-data"  # the embedded store's directory, when MONGODB_URI is unset
     base_url: str = "http://localhost:8080/fhir"
     default_count: int = 20
     max_count: int = 200
@@ -53,6 +54,7 @@ class Settings:
         values = dict(
             mongodb_uri=os.environ.get("MONGODB_URI") or None,
             mongodb_db=os.environ.get("MONGODB_DB", "carnet"),
+            data_dir=os.environ.get("FHIR_SERVER_DATA_DIR") or "carnet-data",
             base_url=os.environ.get("FHIR_SERVER_BASE_URL", "http://localhost:8080/fhir").rstrip(
                 "/"
             ),

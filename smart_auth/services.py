@@ -18,7 +18,7 @@ class AuthServices:
 
     @classmethod
     def build(cls, settings, sender: Sender | None = None) -> "AuthServices":
-        models.connect(settings.mongodb_uri, settings.mongodb_db)
+        models.connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
         keys = KeyRing(settings.token_lifetime)
         tokens = TokenService(
             keys, settings.public_root, settings.base_url, settings.token_lifetime

@@ -28,9 +28,9 @@ class BlobStore:
             raise InvalidResource(
                 "Binary.data is not valid base64", expression=["Binary.data"]
             ) from exc
-        file_id = self.fs.put(
-            content, content_type=resource.get("contentType"), session=uow.session
-        )
+        # GridFS takes no part in a MongoDB transaction: the content is written beside it (on
+        # the embedded store, inside it); a failed unit of work leaves at most unnamed content.
+        file_id = self.fs.put(content, content_type=resource.get("contentType"))
         uow.on_rollback(lambda: self.fs.delete(file_id))
         stored = {k: v for k, v in resource.items() if k != "data"}
         return stored, {"blob": file_id}

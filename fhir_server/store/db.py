@@ -1,30 +1,39 @@
-"""Connection to MongoDB: a real replica set when MONGODB_URI is set, else the embedded mongomock store."""
+"""Connection to MongoDB: a real replica set when MONGODB_URI is set, else the embedded store.
+
+The embedded store (fhir_server.store.embedded) keeps everything in one SQLite file under the
+data directory: durable, indexed, with transactions, shared by the server's workers and the
+administration commands.
+"""
 
 import logging
+import os
 
 import pymongo
 from pymongo.database import Database
 
 log = logging.getLogger("carnet.store")
 
-EMBEDDED_WARNING = (
-    "MONGODB_URI is not set: using the EMBEDDED in-process store (mongomock). "
-    "Data lives only as long as this process; set MONGODB_URI for a real MongoDB."
-)
 
-
-def connect(uri: str | None, db_name: str) -> tuple[Database, bool]:
+def connect(uri: str | None, db_name: str, data_dir: str) -> tuple[Database, bool]:
     """Return (database, supports_transactions)."""
     if uri:
         client = pymongo.MongoClient(uri, tz_aware=True, uuidRepresentation="standard")
         return client[db_name], _is_replica_set(client)
-    import mongomock
+    client = embedded_client_class(data_dir)(tz_aware=True)
+    log.warning(
+        "MONGODB_URI is not set: the EMBEDDED store, data under %s", os.path.abspath(data_dir)
+    )
+    return client[db_name], True
+
+
+def embedded_client_class(data_dir: str):
+    """The pymongo-compatible client class of the embedded store under `data_dir`."""
     import mongomock.gridfs
 
+    from fhir_server.store.embedded.client import client_class
+
     mongomock.gridfs.enable_gridfs_integration()
-    log.warning(EMBEDDED_WARNING)
-    client = mongomock.MongoClient(tz_aware=True)
-    return client[db_name], False
+    return client_class(data_dir)
 
 
 def _is_replica_set(client: pymongo.MongoClient) -> bool:

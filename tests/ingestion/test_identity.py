@@ -76,12 +76,12 @@ def test_several_people_in_one_transaction_each_go_to_their_record(client_for, f
 
 
 def test_a_wrong_key_or_a_refused_record_stores_nothing(hospital, snapshot):
+    records.set_status(LETTER_NIR, "opposed")  # the operator's record, before the snapshot
     before = snapshot()
     wrong = transaction(immunization(by_ins(LETTER_NIR[:13] + "99")))
     body = assert_outcome(hospital.post("/fhir", wrong), 422, "invalid")
     assert "control key 99 does not match" in body["issue"][0]["diagnostics"]
     assert body["issue"][0]["expression"] == ["Bundle.entry[0].resource.patient"]
-    records.set_status(LETTER_NIR, "opposed")
     body = assert_outcome(
         hospital.post("/fhir", transaction(allergy(by_ins(LETTER_NIR)))), 409, "business-rule"
     )

@@ -1,0 +1,1 @@
+"""Carnet's durable embedded store: MongoDB's query language over one SQLite file per data directory."""

@@ -1,0 +1,339 @@
+"""A pymongo-compatible client over the embedded engine: MongoDB's query language, SQLite's storage.
+
+The query language (filters, updates, projections, sorts, cursors, GridFS, what mongoengine
+calls) is mongomock's; where mongomock keeps documents in a dict, this client keeps them in
+`engine.Engine` and reads them through its indexes. Each write runs in a SQLite transaction (the
+read-modify-write of an update included), and `start_session().start_transaction()` makes one
+transaction of many writes across collections, as on a MongoDB replica set.
+"""
+
+import functools
+import threading
+from collections.abc import Mapping
+from contextlib import contextmanager
+
+import bson
+import mongomock
+from mongomock.collection import Collection as MockCollection
+from mongomock.database import Database as MockDatabase
+from mongomock.filtering import filter_applies
+
+from fhir_server.store.embedded import keys as K
+from fhir_server.store.embedded.engine import Engine, open_engine
+
+
+def _key(object_id):
+    if isinstance(object_id, Mapping):
+        return K.encode(dict(object_id))
+    key = K.encode(object_id)
+    if key is None:
+        raise ValueError(f"an _id of type {type(object_id).__name__} is not supported")
+    return key
+
+
+class CollectionStore:
+    """One collection's documents and indexes, in the engine (mongomock's CollectionStore API)."""
+
+    def __init__(self, engine: Engine, qualified: str, name: str):
+        self.engine = engine
+        self.coll = qualified
+        self.name = name
+        self.tracked = threading.local()
+
+    # what mongomock.Collection reads
+    @property
+    def is_created(self) -> bool:
+        return self.engine.has_collection(self.coll)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.engine.count(self.coll) == 0
+
+    def create(self) -> None:
+        self.engine.create_collection(self.coll)
+
+    def drop(self) -> None:
+        self.engine.drop_collection(self.coll)
+
+    @property
+    def indexes(self) -> dict:
+        return {index.name: index.spec for index in self.engine.indexes(self.coll)}
+
+    @indexes.setter
+    def indexes(self, value: dict) -> None:  # mongomock's drop_indexes() sets {}
+        for name in self.indexes:
+            if name not in value:
+                self.engine.drop_index(self.coll, name)
+
+    def create_index(self, name: str, spec: dict) -> None:
+        self.engine.create_index(self.coll, name, spec)
+
+    def drop_index(self, name: str) -> None:
+        self.engine.drop_index(self.coll, name)
+
+    def __contains__(self, object_id) -> bool:
+        return self.engine.get(self.coll, _key(object_id)) is not None
+
+    def __getitem__(self, object_id) -> dict:
+        doc = self.engine.get(self.coll, _key(object_id))
+        if doc is None:
+            raise KeyError(object_id)
+        return doc
+
+    def __setitem__(self, object_id, doc: dict) -> None:
+        self.engine.put(self.coll, _key(object_id), doc)
+
+    def __delitem__(self, object_id) -> None:
+        self.engine.delete(self.coll, _key(object_id))
+
+    def __len__(self) -> int:
+        return self.engine.count(self.coll)
+
+    @property
+    def documents(self):
+        return self.engine.scan(self.coll)
+
+    def matching(self, query: dict):
+        """The documents matching `query`; while an update runs, each is kept to be written back."""
+        tracked = getattr(self.tracked, "docs", None)
+        for doc in self.engine.candidates(self.coll, query):
+            if filter_applies(query, doc):
+                if tracked is not None:
+                    tracked.append((bson.encode(doc), doc))
+                yield doc
+
+
+class DatabaseStore:
+    def __init__(self, engine: Engine, name: str):
+        self.engine = engine
+        self.name = name
+        self._stores: dict[str, CollectionStore] = {}
+
+    def __getitem__(self, coll: str) -> CollectionStore:
+        store = self._stores.get(coll)
+        if store is None:
+            store = self._stores[coll] = CollectionStore(self.engine, f"{self.name}.{coll}", coll)
+        return store
+
+    def __contains__(self, coll: str) -> bool:
+        return self.engine.has_collection(f"{self.name}.{coll}")
+
+    @property
+    def _collections(self) -> dict:
+        return {name: self[name] for name in self.list_created_collection_names()}
+
+    def list_created_collection_names(self) -> list[str]:
+        return self.engine.collections(self.name)
+
+    def create_collection(self, name: str) -> CollectionStore:
+        store = self[name]
+        store.create()
+        return store
+
+    def rename(self, name: str, new_name: str) -> None:
+        raise NotImplementedError("renaming a collection is not supported by the embedded store")
+
+    @property
+    def is_created(self) -> bool:
+        return bool(self.list_created_collection_names())
+
+
+class ServerStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._databases: dict[str, DatabaseStore] = {}
+
+    def __getitem__(self, name: str) -> DatabaseStore:
+        if name not in self._databases:
+            self._databases[name] = DatabaseStore(self.engine, name)
+        return self._databases[name]
+
+    def __contains__(self, name: str) -> bool:
+        return self[name].is_created
+
+    def list_created_database_names(self) -> list[str]:
+        names = self.engine.conn().execute("SELECT coll FROM collections").fetchall()
+        return sorted({coll.split(".", 1)[0] for (coll,) in names})
+
+
+def _no_session(method):
+    """Accept pymongo's `session=`: the engine's transaction is the calling thread's."""
+
+    @functools.wraps(method)
+    def call(self, *args, session=None, **kwargs):
+        return method(self, *args, **kwargs)
+
+    return call
+
+
+def _writing(method):
+    """Run a write in one transaction, so its read-modify-write cannot interleave with another."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self._store.engine.write():
+            return method(self, *args, **kwargs)
+
+    return call
+
+
+def _same_kind(self, other):
+    """mongomock's with_options() builds its own classes: keep this module's."""
+    if other is self or type(other) is type(self):
+        return other
+    mine = type(self).__new__(type(self))
+    mine.__dict__.update(other.__dict__)
+    return mine
+
+
+class Collection(MockCollection):
+    @property
+    def _store(self) -> CollectionStore:
+        return self._db_store[self._name]
+
+    def with_options(self, *args, **kwargs):
+        return _same_kind(self, MockCollection.with_options(self, *args, **kwargs))
+
+    def _iter_documents(self, filter):
+        docs = self._store.matching(filter)
+        first = next(docs, None)
+        if first is None:
+            filter_applies(filter, {})  # still refuse a malformed filter
+            return iter(())
+        return _chain(first, docs)
+
+    def _ensure_uniques(self, new_data):
+        """Unique indexes are the engine's (a UNIQUE constraint): nothing to scan here."""
+
+    _insert = _writing(MockCollection._insert)
+    _delete = _writing(MockCollection._delete)
+    _find_and_modify = _writing(MockCollection._find_and_modify)
+
+    @_writing
+    def _update(self, spec, document, *args, **kwargs):
+        tracked = self._store.tracked
+        tracked.docs = []
+        try:
+            result = MockCollection._update(self, spec, document, *args, **kwargs)
+            changed = [doc for before, doc in tracked.docs if bson.encode(doc) != before]
+        finally:
+            tracked.docs = None
+        for doc in changed:
+            self._store[doc["_id"]] = doc
+        return result
+
+
+for _name in (
+    "insert_one",
+    "insert_many",
+    "update_one",
+    "update_many",
+    "replace_one",
+    "delete_one",
+    "delete_many",
+    "count_documents",
+    "estimated_document_count",
+    "find_one_and_update",
+    "find_one_and_replace",
+    "find_one_and_delete",
+    "create_index",
+    "create_indexes",
+    "drop_index",
+    "drop_indexes",
+    "index_information",
+    "list_indexes",
+    "distinct",
+    "aggregate",
+    "drop",
+):
+    setattr(Collection, _name, _no_session(getattr(MockCollection, _name)))
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+class Database(MockDatabase):
+    def get_collection(self, name, codec_options=None, read_preference=None, **kwargs):
+        try:
+            return self._collection_accesses[name]
+        except KeyError:
+            self._ensure_valid_collection_name(name)
+            collection = self._collection_accesses[name] = Collection(
+                self,
+                name=name,
+                read_preference=read_preference or self.read_preference,
+                codec_options=codec_options or self._codec_options,
+                _db_store=self._store,
+            )
+            return collection
+
+    def with_options(self, *args, **kwargs):
+        return _same_kind(self, MockDatabase.with_options(self, *args, **kwargs))
+
+    list_collection_names = _no_session(MockDatabase.list_collection_names)
+    drop_collection = _no_session(MockDatabase.drop_collection)
+
+
+class Session:
+    """pymongo's ClientSession, as far as Carnet's units of work use it."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.end_session()
+
+    def end_session(self) -> None:
+        """Nothing to release: a transaction ends with its `with` block."""
+
+    @contextmanager
+    def start_transaction(self, **options):
+        with self.engine.write():
+            yield self
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(getattr(self.engine._local, "depth", 0))
+
+
+class EmbeddedClient(mongomock.MongoClient):
+    """A MongoClient on the embedded store under `data_dir` (bound by `client_class`)."""
+
+    data_dir: str | None = None
+
+    def __init__(self, *args, data_dir: str | None = None, **kwargs):
+        self.engine = open_engine(data_dir or self.data_dir)
+        kwargs.pop("uuidRepresentation", None)
+        super().__init__(*args, _store=ServerStore(self.engine), **kwargs)
+
+    def get_database(self, name=None, codec_options=None, **kwargs):
+        if name is None:
+            return self.get_default_database(codec_options=codec_options, **kwargs)
+        db = self._database_accesses.get(name)
+        if db is None:
+            db = self._database_accesses[name] = Database(
+                self,
+                name,
+                read_preference=self.read_preference,
+                codec_options=codec_options or self._codec_options,
+                _store=self._store[name],
+            )
+        return db
+
+    def start_session(self, *args, **kwargs) -> Session:
+        return Session(self.engine)
+
+    def drop_database(self, name_or_db) -> None:
+        name = name_or_db if isinstance(name_or_db, str) else name_or_db.name
+        for coll in self.engine.collections(name):
+            self.engine.drop_collection(f"{name}.{coll}")
+
+
+def client_class(data_dir: str) -> type[EmbeddedClient]:
+    """A client class bound to one data directory (what mongoengine's `mongo_client_class` takes)."""
+    return type("EmbeddedClient", (EmbeddedClient,), {"data_dir": data_dir})
