@@ -171,16 +171,29 @@ class LiveServer:
             method, f"{self.url}/fhir/{path}", headers=headers, timeout=kw.pop("timeout", 60), **kw
         )
 
+    def every(self, path: str, token: str) -> list[dict]:
+        """The resources of every page of a search or history Bundle."""
+        found, url = [], f"{self.url}/fhir/{path}"
+        while url:
+            page = self.http.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            assert page.status_code == 200, page.text[:500]
+            bundle = page.json()
+            found += [entry["resource"] for entry in bundle.get("entry", [])]
+            links = bundle.get("link", [])
+            url = next((x["url"] for x in links if x["relation"] == "next"), None)
+        return found
 
-def register_platform_client(name: str = "durable-platform") -> str:
-    """`fhir-server register-client` for a platform backend client holding the demo platform key."""
+
+def register_platform_client(name: str = "durable-platform", *for_whom: str) -> str:
+    """`fhir-server register-client` for a backend client holding the demo platform key: the
+    operator's platform, or with `for_whom` ("--organization", "Organization/x") an organisation's."""
     done = admin(
         "register-client",
         "--name",
         name,
         "--jwks",
         str(KEYS / "demo-platform.public.jwks.json"),
-        "--platform",
+        *(for_whom or ["--platform"]),
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]

@@ -92,27 +92,15 @@ def _assert_all_there(server: LiveServer, token: str, writer: Writer) -> None:
         assert int(current["meta"]["versionId"]) >= max(map(int, versions))
 
 
-def _every(server: LiveServer, token: str, path: str) -> list[dict]:
-    """The resources of every page of a search or history Bundle."""
-    found, url = [], f"{server.url}/fhir/{path}"
-    while url:
-        page = server.http.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        assert page.status_code == 200, page.text[:500]
-        bundle = page.json()
-        found += [entry["resource"] for entry in bundle.get("entry", [])]
-        url = next((x["url"] for x in bundle.get("link", []) if x["relation"] == "next"), None)
-    return found
-
-
 def _assert_never_half_written(server: LiveServer, token: str) -> None:
     """Every Patient's current version is in its history, and every history has its current."""
     newest: dict[str, int] = {}
-    for resource in _every(server, token, "Patient/_history?_count=200"):
+    for resource in server.every("Patient/_history?_count=200", token):
         vid = int(resource["meta"]["versionId"])
         newest[resource["id"]] = max(newest.get(resource["id"], 0), vid)
     current = {
         resource["id"]: int(resource["meta"]["versionId"])
-        for resource in _every(server, token, "Patient?_count=200")
+        for resource in server.every("Patient?_count=200", token)
     }
     assert current == newest
 
