@@ -173,6 +173,9 @@ def _gunicorn(factory, args) -> int:
             self.cfg.set("accesslog", "-")
             # Paths without query strings: codes and states never reach the access log.
             self.cfg.set("access_log_format", GUNICORN_ACCESS_FORMAT)
+            # gunicorn's control socket has one path per user: several servers on a machine
+            # would take it from each other, and nothing here uses it.
+            self.cfg.set("control_socket_disable", True)
             # The application answers over-long URLs (414) and header fields (431) itself, as
             # OperationOutcomes (fhir_server.api.limits), instead of gunicorn's HTML pages.
             self.cfg.set("limit_request_line", limits.SERVER_REQUEST_LINE)

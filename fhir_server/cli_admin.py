@@ -1,8 +1,8 @@
 """The `fhir-server` administration sub-commands: accounts, OAuth clients, a person's record status.
 
-Each writes to MONGODB_URI (the embedded store lives inside the serving process: use the
-administrator endpoints for a server running without it). Secrets are read from standard input or
-prompted, never taken from the arguments.
+Each writes to the store the server serves: MONGODB_URI, or else the embedded store under
+FHIR_SERVER_DATA_DIR, which a running server's workers share. Secrets are read from standard input
+or prompted, never taken from the arguments.
 """
 
 import getpass
@@ -18,12 +18,6 @@ def create_account(args) -> int:
     from smart_auth.accounts import AccountError, create_account
 
     settings = Settings.from_env()
-    if settings.mongodb_uri is None:
-        print(
-            "warning: no MONGODB_URI, so this account lives only in this command's embedded "
-            "store; use the admin endpoint POST /auth/admin/accounts on a running server.",
-            file=sys.stderr,
-        )
     password = (
         sys.stdin.readline().rstrip("\r\n")
         if args.password_stdin
@@ -88,11 +82,6 @@ def record_status(args) -> int:
     from smart_auth import models
 
     settings = Settings.from_env()
-    if settings.mongodb_uri is None:
-        print(
-            "warning: no MONGODB_URI, so this status lives only in this command's embedded store",
-            file=sys.stderr,
-        )
     models.connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     try:
         if args.set:

@@ -1,9 +1,13 @@
 """The server's signing keys (JWK, RFC 7517): made on first start, kept in MongoDB, rotated.
 
 Tokens are signed with the newest key; retired keys stay in the published JWKS for as long as a
-token they signed can live, so rotation never invalidates a token early. Imported keys are cached
-for a short while (checking a token is on every request's path); a token naming a key this
-process has not seen yet reloads them at once, so a rotation made by another process is picked up.
+token they signed can live, so rotation never invalidates a token early.
+
+Every worker and `fhir-server rotate-keys` share the keys through the store, and a rotation made by
+another process takes effect at once: signing a token and publishing the JWKS first look up the
+newest key's kid (one small query) and reload when it changed. Checking a token is on every
+request's path, so the imported keys are cached there for a short while, and a token naming a key
+this process has not seen yet reloads them.
 """
 
 import secrets
@@ -40,15 +44,21 @@ class KeyRing:
         self._published = [RSAKey.import_key(k.private_jwk) for k in live + retired]
         self._loaded_at = time.monotonic()
 
-    def _fresh(self, kid: str | None = None) -> None:
+    def _fresh(self, kid: str | None = None, newest: bool = False) -> None:
+        """Reload when never loaded, stale, asked for an unknown kid, or (`newest`) rotated."""
+        latest = None
+        if newest:
+            found = SigningKey.objects(retired_at=None).order_by("-created").only("kid").first()
+            latest = found.kid if found else None
         with self._lock:
             stale = time.monotonic() - self._loaded_at > CACHE_SECONDS
             unknown = kid is not None and kid not in {k.kid for k in self._published}
-            if self._signing is None or stale or unknown:
+            rotated = newest and (self._signing is None or latest != self._signing.kid)
+            if self._signing is None or stale or unknown or rotated:
                 self._load()
 
     def current(self) -> RSAKey:
-        self._fresh()
+        self._fresh(newest=True)
         return self._signing
 
     def rotate(self) -> str:
@@ -65,5 +75,5 @@ class KeyRing:
 
     def public_jwks(self) -> dict:
         """The JWKS document: public parts only."""
-        self._fresh()
+        self._fresh(newest=True)
         return {"keys": [k.as_dict(private=False) for k in self._published]}
