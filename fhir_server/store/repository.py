@@ -26,6 +26,7 @@ from fhir_server.search.extract import extract
 from fhir_server.search.registry import Registry
 from fhir_server.store import indexes
 from fhir_server.store.binary_access import binary_ids, follow_document
+from fhir_server.store.claims import Claim, Claims
 from fhir_server.store.compartment import compartment_key
 from fhir_server.store.unit_of_work import UnitOfWork, unit_of_work
 from smart_auth.context import AccessContext
@@ -122,6 +123,7 @@ class Store:
         self.base_url = base_url
         self.transactions = transactions
         self.observers: list[QueryObserver] = []
+        self.claims = Claims(db, self._observe)
 
     # -- set-up -----------------------------------------------------------------------------
     def ensure_indexes(self) -> None:
@@ -130,6 +132,8 @@ class Store:
                 self._current(resource_type).create_index(keys, name=name)
             for name, keys in indexes.HISTORY_INDEXES.items():
                 self._history(resource_type).create_index(keys, name=name)
+        for name, keys in indexes.CLAIM_INDEXES.items():
+            self.claims.coll.create_index(keys, name=name)
 
     def _current(self, resource_type: str):
         return self.db[indexes.current_name(resource_type)]
@@ -315,10 +319,13 @@ class Store:
         must_be_new: bool = False,
         uow: UnitOfWork | None = None,
         prepare: Callable[[dict, UnitOfWork], tuple[dict, dict]] | None = None,
+        claim: Claim | None = None,
     ) -> tuple[Stored, bool]:
         """Store a new version of `resource` (its id set by the caller). Returns (stored, created).
 
         `expected_vid`: the version the caller based its change on (If-Match); 412 when stale.
+        `claim`: a unique key the new resource holds, taken in the same unit of work
+        (fhir_server.store.claims; ClaimTaken when another resource holds it).
         """
         resource_type, id = resource["resourceType"], resource["id"]
         with self.unit_of_work(uow) as tx:
@@ -394,6 +401,8 @@ class Store:
                 **values,
                 **extra,
             }
+            if claim is not None:
+                self.claims.take(claim, id, tx)
             self._put_current(resource_type, current, doc, tx)
             self._put_history(resource_type, doc, method, tx, created=current is None)
             if current is not None and current.get("acl") != acl:
@@ -482,6 +491,7 @@ class Store:
             if result.deleted_count != 1:
                 raise Conflict(f"{resource_type}/{id} was changed meanwhile; try again")
             tx.on_rollback(lambda: self._current(resource_type).insert_one(current))
+            self.claims.release(resource_type, id, tx)
             self._put_history(resource_type, tomb, "DELETE", tx)
             return self._stored_history(resource_type, {**tomb, "id": id, "deleted": True})
 
