@@ -21,7 +21,7 @@ from consent.acl import access_fields
 from consent.policy import Policy, WriteIntent
 from fhir_server import jsonio
 from fhir_server.errors import Conflict, FhirError, Forbidden, Gone, NotFound, PreconditionFailed
-from fhir_server.resources import SUPPORTED_TYPES
+from fhir_server.resources import IMMUTABLE_TYPES, SUPPORTED_TYPES
 from fhir_server.search.extract import extract
 from fhir_server.search.registry import Registry
 from fhir_server.store import indexes
@@ -214,11 +214,27 @@ class Store:
     def _find_history(
         self, ctx: AccessContext, resource_type: str, query: dict, sort, limit: int = 0
     ):
+        if resource_type in IMMUTABLE_TYPES:
+            return self._find_immutable(ctx, resource_type, query, sort, limit)
         full = self._policy_filter(ctx, resource_type, query)
         self._observe(indexes.history_name(resource_type), full, sort)
         docs = list(self._history(resource_type).find(full, sort=sort, limit=limit))
         self._trail(ctx, resource_type, docs)
         return docs
+
+    def _find_immutable(
+        self, ctx: AccessContext, resource_type: str, query: dict, sort, limit: int
+    ) -> list[dict]:
+        """The history of a type whose resources never change: their current documents, each the
+        creation of its one version (history ids `id` and `vid` asked of `_id` and `vid`)."""
+        query = {("_id" if k == "id" else k): v for k, v in query.items()}
+        if sort and sort[0][0] == "id":
+            sort = [("_id", 1)]  # one version per id
+        docs = self.find(ctx, resource_type, query, sort=sort, limit=limit)
+        return [
+            {**doc, "id": doc["_id"], "method": "POST", "created": True, "deleted": False}
+            for doc in docs
+        ]
 
     # -- reads ------------------------------------------------------------------------------
     def read(
@@ -344,6 +360,8 @@ class Store:
                     # A version exists that this caller may not see: say no more than that
                     # (checked before If-Match, whose answer would show its version).
                     raise Forbidden(f"{resource_type}/{id} cannot be written by this caller")
+            if current is not None and resource_type in IMMUTABLE_TYPES:
+                raise Conflict(f"{resource_type}/{id} never changes once written")
             if expected_vid is not None and (current is None or current["vid"] != expected_vid):
                 have = current["vid"] if current else "none"
                 raise PreconditionFailed(
@@ -404,7 +422,8 @@ class Store:
             if claim is not None:
                 self.claims.take(claim, id, tx)
             self._put_current(resource_type, current, doc, tx)
-            self._put_history(resource_type, doc, method, tx, created=current is None)
+            if resource_type not in IMMUTABLE_TYPES:
+                self._put_history(resource_type, doc, method, tx, created=current is None)
             if current is not None and current.get("acl") != acl:
                 self._sync_acl(resource_type, id, acl, current.get("acl"), tx)
             if resource_type == "DocumentReference":
