@@ -27,6 +27,7 @@ from fhir_server.outcome import information
 from fhir_server.search.engine import SearchEngine, unknown_outcome
 from fhir_server.shaping import summarize
 from fhir_server.store.binary import BlobStore
+from fhir_server.store.claims import Claim, conditional_create_key, retrying
 from fhir_server.store.repository import Store, Stored, new_id
 from fhir_server.store.unit_of_work import UnitOfWork
 from fhir_server.validation import ProfileCheck, validate
@@ -134,16 +135,38 @@ class Interactions:
 
         https://hl7.org/fhir/R4/http.html#cond-update - the search sees what `ctx` may see.
         """
-        params = parse_query_string(query)
-        if not params:
-            raise BadRequest(f"A conditional {what} needs search parameters", expression=[what])
-        req = self.engine.parse(ctx, resource_type, params, strict=True)
-        found = self.store.find(ctx, resource_type, req.query(), sort=[("_id", 1)], limit=2)
+        found = self.store.find(
+            ctx,
+            resource_type,
+            self._conditional_query(ctx, resource_type, query, what),
+            sort=[("_id", 1)],
+            limit=2,
+        )
         if len(found) > 1:
             raise PreconditionFailed(
                 f"The {what} search '{query}' matches several {resource_type} resources"
             )
         return found[0] if found else None
+
+    def _conditional_query(self, ctx, resource_type: str, query: str, what: str) -> dict:
+        params = parse_query_string(query)
+        if not params:
+            raise BadRequest(f"A conditional {what} needs search parameters", expression=[what])
+        return self.engine.parse(ctx, resource_type, params, strict=True).query()
+
+    def creation_claim(self, ctx, resource_type: str, query: str) -> Claim:
+        """The unique key a conditional create holds (fhir_server.store.claims): the claim of an
+        earlier create stands while its resource still matches the search, as `ctx` sees it."""
+        search = self._conditional_query(ctx, resource_type, query, "If-None-Exist")
+
+        def holds(id: str, uow: UnitOfWork) -> bool:
+            both = {"$and": [{"_id": id}, search]} if search else {"_id": id}
+            return bool(
+                self.store.find(ctx, resource_type, both, limit=1, projection={"_id": 1}, uow=uow)
+            )
+
+        key = conditional_create_key(resource_type, parse_query_string(query))
+        return Claim(key, resource_type, f"The {resource_type} of '{query}'", holds)
 
     # -- read -------------------------------------------------------------------------------
     def read(
@@ -185,26 +208,37 @@ class Interactions:
         uow: UnitOfWork | None = None,
         assigned_id: str | None = None,
     ) -> Reply:
-        """https://hl7.org/fhir/R4/http.html#create, conditional create with If-None-Exist."""
+        """https://hl7.org/fhir/R4/http.html#create, conditional create with If-None-Exist.
+
+        A conditional create claims its search's key with the new resource; if a concurrent one
+        got there first, the search runs again and finds its resource (a caller's unit of work
+        `uow` is undone and retried whole by its owner: ClaimTaken goes up)."""
         self._check_writable(ctx, resource_type, "create")
         validate(body, resource_type, self.profile_checks)
-        if if_none_exist:
-            found = self.conditional_match(ctx, resource_type, if_none_exist, "If-None-Exist")
-            if found:
-                stored = self.store._stored_current(resource_type, found)
-                reply = self._written(stored, False, prefer)
-                reply.headers.pop("Location", None)
-                return reply
         resource = {**body, "id": assigned_id or new_id()}
-        stored, _ = self.store.write(
-            ctx,
-            resource,
-            method="POST",
-            must_be_new=True,
-            uow=uow,
-            prepare=self._prepare_binary(resource_type),
-        )
-        return self._written(stored, True, prefer)
+
+        def attempt() -> Reply:
+            claim = None
+            if if_none_exist:
+                found = self.conditional_match(ctx, resource_type, if_none_exist, "If-None-Exist")
+                if found:
+                    stored = self.store._stored_current(resource_type, found)
+                    reply = self._written(stored, False, prefer)
+                    reply.headers.pop("Location", None)
+                    return reply
+                claim = self.creation_claim(ctx, resource_type, if_none_exist)
+            stored, _ = self.store.write(
+                ctx,
+                resource,
+                method="POST",
+                must_be_new=True,
+                uow=uow,
+                prepare=self._prepare_binary(resource_type),
+                claim=claim,
+            )
+            return self._written(stored, True, prefer)
+
+        return attempt() if uow is not None else retrying(attempt)
 
     def update(
         self,

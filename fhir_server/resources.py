@@ -23,6 +23,10 @@ SUPPORTED_TYPES = (
 # Written only by the server itself (consent/audit); read-only through the API.
 READ_ONLY_TYPES = frozenset({"AuditEvent"})
 
+# Created once and never changed nor deleted: their one version is the current document, so the
+# store keeps no history copy of them (an audited read writes one document, not two).
+IMMUTABLE_TYPES = frozenset({"AuditEvent"})
+
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 _models: dict[str, type] = {}

@@ -14,6 +14,7 @@ from fhir_server.errors import BadRequest, FhirError, Issue, PreconditionFailed,
 from fhir_server.interactions import Interactions, Reply, parse_query_string
 from fhir_server.outcome import from_error
 from fhir_server.resources import is_valid_id
+from fhir_server.store.claims import retrying
 from fhir_server.store.repository import new_id
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -130,7 +131,9 @@ class BundleProcessor:
             )
         if kind == "batch":
             return self._batch(ctx, raw_entries, prefer)
-        return self._transaction(ctx, raw_entries, prefer, uow)
+        if uow is not None:  # its owner runs it again if a conditional create loses its claim
+            return self._transaction(ctx, raw_entries, prefer, uow)
+        return retrying(lambda: self._transaction(ctx, raw_entries, prefer))
 
     # -- one entry ------------------------------------------------------------------------------
     def _run(self, ctx, entry: Entry, prefer, uow, resource=None, assigned_id=None) -> Reply:

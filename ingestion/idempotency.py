@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from fhir_server.errors import Conflict, InvalidResource
 from fhir_server.search.engine import SearchEngine
+from fhir_server.store.claims import Claim, identifier_key
 from fhir_server.store.repository import Store, instant
+from fhir_server.store.unit_of_work import UnitOfWork
 from profiles.bundle_rules import MHD_LIST_TYPES
 from smart_auth.context import AccessContext, operator_context
 
@@ -114,6 +116,42 @@ class Duplicates:
                     known.references[url] = repeated[url]
         self._submission_set(entries, patient, known)
         return known
+
+    def claims(
+        self, entries: list, answers: dict[int, dict], patient: str
+    ) -> list[tuple[Claim, str]]:
+        """(claim, id) of each document a push stores: one masterIdentifier, one document of the
+        record (fhir_server.store.claims), the claim of a document no longer carrying it lapsing.
+
+        `answers`: the response entries of the stored entries, by index."""
+        out = []
+        for index, answer in answers.items():
+            resource = entries[index]["resource"]
+            token = _token(resource.get("masterIdentifier"))
+            if resource.get("resourceType") != "DocumentReference" or token is None:
+                continue
+            location = answer["response"]["location"].split("/_history/")[0]
+            system, value = token.split("|", 1)
+
+            def holds(id: str, uow: UnitOfWork, token=token) -> bool:
+                found = self.store.find(
+                    operator_context("ingestion"),
+                    "DocumentReference",
+                    {"_id": id, "pk": patient},
+                    projection={"res.masterIdentifier": 1},
+                    limit=1,
+                    uow=uow,
+                )
+                return bool(found) and _token(found[0]["res"].get("masterIdentifier")) == token
+
+            claim = Claim(
+                identifier_key("DocumentReference", patient, system, value),
+                "DocumentReference",
+                f"The document {token}",
+                holds,
+            )
+            out.append((claim, location.rsplit("/", 1)[-1]))
+        return out
 
     def _stored(self, resource_type: str, patient: str, tokens: list[str]) -> list[dict]:
         """Stored resources of the record with one of these identifiers (one indexed query)."""

@@ -23,6 +23,7 @@ import re
 from fhir_server import fhir_json
 from fhir_server.errors import FhirError, InvalidResource, Issue
 from fhir_server.interactions import Interactions, Reply
+from fhir_server.store.claims import retrying
 from fhir_server.store.repository import Store
 from fhir_server.transaction import BundleProcessor
 from ingestion.idempotency import Duplicates, is_submission_set
@@ -232,10 +233,14 @@ class Ingestion:
 
     def _transaction(self, ctx, bundle: dict, named: dict[Ins, Named], prefer) -> Reply:
         """A transaction naming people by INS: their records resolved (opened), then processed."""
+
         # One unit of work for the records opened and the transaction (see the module docstring).
-        with self.store.unit_of_work() as uow:
-            self.identity.resolve_all(named, {}, uow)
-            return self.bundles.process(ctx, bundle, prefer, uow)
+        def attempt() -> Reply:
+            with self.store.unit_of_work() as uow:
+                self.identity.resolve_all(named, {}, uow)
+                return self.bundles.process(ctx, bundle, prefer, uow)
+
+        return retrying(attempt)
 
     def provide(self, ctx: AccessContext, bundle: dict, prefer: str | None) -> Reply:
         """ITI-65: https://profiles.ihe.net/ITI/MHD/ITI-65.html#2365412-message-semantics"""
@@ -252,17 +257,7 @@ class Ingestion:
         person = _person(entries)
         named = collect(entries)
         named.setdefault(ins, Named(where))
-        with self.store.unit_of_work() as uow:
-            patient = self.identity.resolve_all(named, {ins: person}, uow)[ins]
-            _literal_subjects(entries, patient, self.base_url)
-            known = self.duplicates.find(ctx, entries, patient)
-            kept = [i for i in range(len(entries)) if i not in known.answers]
-            replacing = self.replacements.plan(ctx, entries, kept, patient)
-            answers = dict(known.answers)
-            if kept:
-                answers |= self._transact(
-                    ctx, bundle, kept, known.references, replacing, prefer, uow
-                )
+        answers = retrying(lambda: self._provide(ctx, bundle, named, ins, person, prefer))
         return Reply(
             200,
             {
@@ -271,6 +266,26 @@ class Ingestion:
                 "entry": [answers[i] for i in range(len(entries))],
             },
         )
+
+    def _provide(self, ctx, bundle: dict, named, ins: Ins, person, prefer) -> dict[int, dict]:
+        """One attempt at a push, in one unit of work: its response entries by index.
+
+        The documents it stores claim their masterIdentifier in that unit of work: a concurrent
+        push of the same document that got there first undoes this one, run again to find it."""
+        entries = bundle["entry"]
+        with self.store.unit_of_work() as uow:
+            patient = self.identity.resolve_all(named, {ins: person}, uow)[ins]
+            _literal_subjects(entries, patient, self.base_url)
+            known = self.duplicates.find(ctx, entries, patient)
+            kept = [i for i in range(len(entries)) if i not in known.answers]
+            replacing = self.replacements.plan(ctx, entries, kept, patient)
+            answers = dict(known.answers)
+            if kept:
+                stored = self._transact(ctx, bundle, kept, known.references, replacing, prefer, uow)
+                for claim, id in self.duplicates.claims(entries, stored, patient):
+                    self.store.claims.take(claim, id, uow)
+                answers |= stored
+        return answers
 
     def _transact(
         self,

@@ -5,13 +5,19 @@ conditions can bound an index scan on the leading field of a declared index (or 
 `$or`, when every branch is served. On a real MongoDB (MONGODB_URI set) `explain()` confirms it.
 """
 
-from fhir_server.store.indexes import CURRENT_INDEXES, HISTORY_INDEXES
+from fhir_server.store.claims import COLLECTION as CLAIMS
+from fhir_server.store.indexes import CLAIM_INDEXES, CURRENT_INDEXES, HISTORY_INDEXES
 
 SARGABLE_OPERATORS = {"$eq", "$in", "$gt", "$gte", "$lt", "$lte", "$ne", "$nin", "$all"}
 
 
 def leading_fields(collection: str) -> set[str]:
-    declared = HISTORY_INDEXES if collection.endswith("_history") else CURRENT_INDEXES
+    if collection == CLAIMS:
+        declared = CLAIM_INDEXES
+    elif collection.endswith("_history"):
+        declared = HISTORY_INDEXES
+    else:
+        declared = CURRENT_INDEXES
     return {keys[0][0] for keys in declared.values()} | {"_id"}
 
 

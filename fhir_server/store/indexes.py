@@ -35,6 +35,11 @@ HISTORY_INDEXES: dict[str, list[tuple[str, int]]] = {
     "by": [("acl.by", A), ("pk", A)],
 }
 
+# fhir_server.store.claims: unique keys by `_id`; the claims a deleted resource held.
+CLAIM_INDEXES: dict[str, list[tuple[str, int]]] = {
+    "holder": [("rt", A), ("id", A)],
+}
+
 
 def current_name(resource_type: str) -> str:
     return resource_type

@@ -21,11 +21,12 @@ from consent.acl import access_fields
 from consent.policy import Policy, WriteIntent
 from fhir_server import jsonio
 from fhir_server.errors import Conflict, FhirError, Forbidden, Gone, NotFound, PreconditionFailed
-from fhir_server.resources import SUPPORTED_TYPES
+from fhir_server.resources import IMMUTABLE_TYPES, SUPPORTED_TYPES
 from fhir_server.search.extract import extract
 from fhir_server.search.registry import Registry
 from fhir_server.store import indexes
 from fhir_server.store.binary_access import binary_ids, follow_document
+from fhir_server.store.claims import Claim, Claims
 from fhir_server.store.compartment import compartment_key
 from fhir_server.store.unit_of_work import UnitOfWork, unit_of_work
 from smart_auth.context import AccessContext
@@ -122,6 +123,7 @@ class Store:
         self.base_url = base_url
         self.transactions = transactions
         self.observers: list[QueryObserver] = []
+        self.claims = Claims(db, self._observe)
 
     # -- set-up -----------------------------------------------------------------------------
     def ensure_indexes(self) -> None:
@@ -130,6 +132,8 @@ class Store:
                 self._current(resource_type).create_index(keys, name=name)
             for name, keys in indexes.HISTORY_INDEXES.items():
                 self._history(resource_type).create_index(keys, name=name)
+        for name, keys in indexes.CLAIM_INDEXES.items():
+            self.claims.coll.create_index(keys, name=name)
 
     def _current(self, resource_type: str):
         return self.db[indexes.current_name(resource_type)]
@@ -210,11 +214,27 @@ class Store:
     def _find_history(
         self, ctx: AccessContext, resource_type: str, query: dict, sort, limit: int = 0
     ):
+        if resource_type in IMMUTABLE_TYPES:
+            return self._find_immutable(ctx, resource_type, query, sort, limit)
         full = self._policy_filter(ctx, resource_type, query)
         self._observe(indexes.history_name(resource_type), full, sort)
         docs = list(self._history(resource_type).find(full, sort=sort, limit=limit))
         self._trail(ctx, resource_type, docs)
         return docs
+
+    def _find_immutable(
+        self, ctx: AccessContext, resource_type: str, query: dict, sort, limit: int
+    ) -> list[dict]:
+        """The history of a type whose resources never change: their current documents, each the
+        creation of its one version (history ids `id` and `vid` asked of `_id` and `vid`)."""
+        query = {("_id" if k == "id" else k): v for k, v in query.items()}
+        if sort and sort[0][0] == "id":
+            sort = [("_id", 1)]  # one version per id
+        docs = self.find(ctx, resource_type, query, sort=sort, limit=limit)
+        return [
+            {**doc, "id": doc["_id"], "method": "POST", "created": True, "deleted": False}
+            for doc in docs
+        ]
 
     # -- reads ------------------------------------------------------------------------------
     def read(
@@ -315,10 +335,13 @@ class Store:
         must_be_new: bool = False,
         uow: UnitOfWork | None = None,
         prepare: Callable[[dict, UnitOfWork], tuple[dict, dict]] | None = None,
+        claim: Claim | None = None,
     ) -> tuple[Stored, bool]:
         """Store a new version of `resource` (its id set by the caller). Returns (stored, created).
 
         `expected_vid`: the version the caller based its change on (If-Match); 412 when stale.
+        `claim`: a unique key the new resource holds, taken in the same unit of work
+        (fhir_server.store.claims; ClaimTaken when another resource holds it).
         """
         resource_type, id = resource["resourceType"], resource["id"]
         with self.unit_of_work(uow) as tx:
@@ -337,6 +360,8 @@ class Store:
                     # A version exists that this caller may not see: say no more than that
                     # (checked before If-Match, whose answer would show its version).
                     raise Forbidden(f"{resource_type}/{id} cannot be written by this caller")
+            if current is not None and resource_type in IMMUTABLE_TYPES:
+                raise Conflict(f"{resource_type}/{id} never changes once written")
             if expected_vid is not None and (current is None or current["vid"] != expected_vid):
                 have = current["vid"] if current else "none"
                 raise PreconditionFailed(
@@ -394,8 +419,11 @@ class Store:
                 **values,
                 **extra,
             }
+            if claim is not None:
+                self.claims.take(claim, id, tx)
             self._put_current(resource_type, current, doc, tx)
-            self._put_history(resource_type, doc, method, tx, created=current is None)
+            if resource_type not in IMMUTABLE_TYPES:
+                self._put_history(resource_type, doc, method, tx, created=current is None)
             if current is not None and current.get("acl") != acl:
                 self._sync_acl(resource_type, id, acl, current.get("acl"), tx)
             if resource_type == "DocumentReference":
@@ -482,6 +510,7 @@ class Store:
             if result.deleted_count != 1:
                 raise Conflict(f"{resource_type}/{id} was changed meanwhile; try again")
             tx.on_rollback(lambda: self._current(resource_type).insert_one(current))
+            self.claims.release(resource_type, id, tx)
             self._put_history(resource_type, tomb, "DELETE", tx)
             return self._stored_history(resource_type, {**tomb, "id": id, "deleted": True})
 

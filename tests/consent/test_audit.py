@@ -103,6 +103,38 @@ def test_professionals_do_not_read_the_access_history(world, client_for):
     assert gp.search("AuditEvent?patient=Patient/alice&_total=accurate")["total"] == 0
 
 
+def test_an_audit_event_is_one_version_read_vread_and_history_alike(world, client_for, carnet):
+    """AuditEvents never change: the store keeps no history copy of them, and read, vread and
+    both histories still answer with their one version (its creation)."""
+    gp = w.practitioner(client_for, "gp", "alice")
+    gp.get(f"DocumentReference/{world.doc('alice', 'normal')}")
+    alice = w.patient(client_for, "alice")
+    event = alice.search("AuditEvent?_count=1&_sort=-_lastUpdated")["entry"][0]["resource"]
+    url = f"AuditEvent/{event['id']}"
+    read = alice.get(url)
+    assert read.status_code == 200 and read.headers["ETag"] == 'W/"1"'
+    assert read.get_json() == event
+    assert alice.get(f"{url}/_history/1").get_json() == event
+    assert alice.get(f"{url}/_history/2").status_code == 404
+    instance = alice.get(f"{url}/_history").get_json()
+    assert [e["resource"] for e in instance["entry"]] == [event]
+    assert instance["entry"][0]["request"] == {"method": "POST", "url": "AuditEvent"}
+    assert instance["entry"][0]["response"]["status"].startswith("201")
+    everything = alice.get("AuditEvent/_history?_count=200").get_json()["entry"]
+    assert event in [e["resource"] for e in everything]
+    assert [e["resource"]["id"] for e in everything] == [
+        e["resource"]["id"]
+        for e in alice.search("AuditEvent?_count=200&_sort=-_lastUpdated")["entry"]
+    ]
+    paged = alice.get("AuditEvent/_history?_count=1").get_json()
+    following = next(link["url"] for link in paged["link"] if link["relation"] == "next")
+    second = alice.get(following.replace("http://testserver", "")).get_json()["entry"][0]
+    assert second["resource"]["id"] == everything[1]["resource"]["id"]
+    assert alice.get("AuditEvent/unknown/_history/1").status_code == 404
+    assert alice.get("AuditEvent/unknown/_history").status_code == 404
+    assert carnet.store.db["AuditEvent_history"].count_documents({}) == 0
+
+
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_nobody_changes_or_deletes_an_audit_event(method, world, client_for, fhir, snapshot):
     w.practitioner(client_for, "gp", "alice").get(

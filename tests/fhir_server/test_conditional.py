@@ -37,6 +37,35 @@ def test_conditional_create_one_match_returns_existing(fhir, snapshot):
     assert snapshot() == before
 
 
+def test_a_conditional_create_after_its_resource_is_deleted_creates_again(fhir):
+    """The unique claim of a conditional create is released with the resource it names."""
+    first = fhir.post("Patient", patient("20"), headers={"If-None-Exist": cond("20")})
+    assert fhir.delete(f"Patient/{first.get_json()['id']}").status_code == 204
+    second = fhir.post("Patient", patient("20"), headers={"If-None-Exist": cond("20")})
+    assert second.status_code == 201
+    assert fhir.ids(f"Patient?{cond('20')}") == [second.get_json()["id"]]
+    again = fhir.post("Patient", patient("20"), headers={"If-None-Exist": cond("20")})
+    assert (again.status_code, again.get_json()["id"]) == (200, second.get_json()["id"])
+
+
+def test_a_conditional_create_after_its_resource_no_longer_matches_creates_again(fhir):
+    """A claim whose resource was changed so that the search no longer finds it is taken over."""
+    first = fhir.post("Patient", patient("21"), headers={"If-None-Exist": cond("21")}).get_json()
+    assert (
+        fhir.put(f"Patient/{first['id']}", {**patient("22"), "id": first["id"]}).status_code == 200
+    )
+    second = fhir.post("Patient", patient("21"), headers={"If-None-Exist": cond("21")})
+    assert second.status_code == 201
+    again = fhir.post("Patient", patient("21"), headers={"If-None-Exist": cond("21")})
+    assert (again.status_code, again.get_json()["id"]) == (200, second.get_json()["id"])
+    # The same search with its parameters in another order is the same conditional create.
+    both = f"{cond('21')}&family=Bernard"
+    swapped = f"family=Bernard&{cond('21')}"
+    third = fhir.post("Patient", patient("21"), headers={"If-None-Exist": both})
+    fourth = fhir.post("Patient", patient("21"), headers={"If-None-Exist": swapped})
+    assert third.status_code == fourth.status_code == 200
+
+
 def test_conditional_create_several_matches_is_412(fhir, snapshot):
     fhir.create(patient("3"))
     fhir.create(patient("3"))
