@@ -45,6 +45,7 @@ def demo_server(tmp_path_factory):
         mongodb_db=db_name,
         outbox=str(tmp_path_factory.mktemp("demo") / "outbox.jsonl"),
         secret_key="test-session-key",
+        data_dir=str(tmp_path_factory.mktemp("demo-data")),
     )
     carnet = build(settings)
     cli._load_demo(carnet)  # what `fhir-server serve --demo` does before serving
