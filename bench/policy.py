@@ -17,7 +17,9 @@ This is a script, not a test. It prints the machine and store it ran on.
 import argparse
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -138,7 +140,10 @@ def main(argv=None) -> int:
     print(f"machine: {rest_core.machine()}")
     print(f"store:   {rest_core.store_description()}")
     db_name = f"carnet_bench_{uuid.uuid4().hex[:8]}"
-    settings = Settings.from_env(base_url="http://bench/fhir", mongodb_db=db_name)
+    data_dir = tempfile.mkdtemp(prefix="carnet-bench-")  # the embedded store's, removed at the end
+    settings = Settings.from_env(
+        base_url="http://bench/fhir", mongodb_db=db_name, data_dir=data_dir
+    )
     real = build(settings)
     try:
         start = time.perf_counter()
@@ -212,6 +217,7 @@ def main(argv=None) -> int:
     finally:
         if os.environ.get("MONGODB_URI"):
             real.store.db.client.drop_database(db_name)
+        shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 

@@ -8,13 +8,16 @@ transaction of many writes across collections, as on a MongoDB replica set.
 """
 
 import functools
+import itertools
 import threading
 from collections.abc import Mapping
 from contextlib import contextmanager
 
 import bson
 import mongomock
+from mongomock import helpers
 from mongomock.collection import Collection as MockCollection
+from mongomock.collection import Cursor as MockCursor
 from mongomock.database import Database as MockDatabase
 from mongomock.filtering import filter_applies
 
@@ -186,10 +189,59 @@ def _same_kind(self, other):
     return mine
 
 
+class Cursor(MockCursor):
+    """mongomock's cursor, but with a limit only the documents it returns are copied out.
+
+    mongomock copies every document a query matches before it applies the limit; a patient's
+    search for the newest 20 of 100 documents would copy 100. The matcher still checks every
+    candidate, and the sort still sees every match: only the copying stops at skip + limit.
+    """
+
+    _computed_for = None
+
+    def _compute_results(self, with_limit_and_skip=False):
+        wanted = None
+        if with_limit_and_skip and self._limit:
+            wanted = self._skip + abs(self._limit)
+        complete = (self._factory, None)
+        if self._results is None or self._computed_for not in ((self._factory, wanted), complete):
+            docs = itertools.islice(self._factory(), wanted)
+            if self.collection.codec_options.tz_aware:
+                docs = map(helpers.make_datetime_timezone_aware_in_document, docs)
+            self._results = list(docs)
+            self._computed_for = (self._factory, wanted)
+            self._factory_last_generated_results = self._factory
+        results = self._results
+        if with_limit_and_skip:
+            results = results[self._skip :]
+            if self._limit:
+                results = results[: abs(self._limit)]
+        return results
+
+
 class Collection(MockCollection):
     @property
     def _store(self) -> CollectionStore:
         return self._db_store[self._name]
+
+    def find(self, *args, session=None, **kwargs):
+        cursor = MockCollection.find(self, *args, **kwargs)
+        cursor.__class__ = Cursor
+        return cursor
+
+    def find_one(self, filter=None, *args, **kwargs):
+        """The first match, as pymongo finds it (a limit of one: no other match is copied)."""
+        if filter is not None and not isinstance(filter, Mapping):
+            filter = {"_id": filter}
+        for doc in self.find(filter, *args, **kwargs).limit(-1):
+            return doc
+        return None
+
+    def _copy_only_fields(self, doc, fields, container):
+        """The whole document needs no copy: each one read is decoded afresh from the engine."""
+        if fields is None and container is dict and type(doc) is dict:
+            return doc
+        return MockCollection._copy_only_fields(self, doc, fields, container)
 
     def with_options(self, *args, **kwargs):
         return _same_kind(self, MockCollection.with_options(self, *args, **kwargs))

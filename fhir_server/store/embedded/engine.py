@@ -29,6 +29,7 @@ FILE_NAME = "carnet.sqlite3"
 MAX_KEYS = 6  # columns k0..k5 of the entries table
 _KEY_COLUMNS = ", ".join(f"k{i}" for i in range(MAX_KEYS))
 _PARAMS = 30000  # under SQLite's limit of bound parameters per statement
+_INSERT_ENTRY = f"INSERT INTO entries (ixid, {_KEY_COLUMNS}, id, uniq) VALUES (?, {', '.join('?' * MAX_KEYS)}, ?, ?)"
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS documents (
@@ -232,40 +233,66 @@ class Engine:
         )
 
     def put(self, coll: str, id_key, doc: dict) -> None:
-        """Insert or replace one document and its index entries."""
+        """Insert or replace one document and its index entries (a few statements, whatever the
+        number of indexes: the entries of all of them are written together)."""
         body = bson.encode(doc)
         with self.write() as conn:
             self._touch(conn, coll)
-            conn.execute(
-                "INSERT INTO documents (coll, id, body) VALUES (?, ?, ?) "
-                "ON CONFLICT (coll, id) DO UPDATE SET body = excluded.body",
-                (coll, id_key, body),
-            )
-            for index in self.indexes(coll):
-                conn.execute("DELETE FROM entries WHERE ixid=? AND id=?", (index.ixid, id_key))
-                self._add_entries(conn, index, id_key, doc)
+            indexes = self.indexes(coll)
+            try:
+                conn.execute(
+                    "INSERT INTO documents (coll, id, body) VALUES (?, ?, ?)", (coll, id_key, body)
+                )
+            except sqlite3.IntegrityError:  # already there: replaced, its old entries removed
+                conn.execute(
+                    "UPDATE documents SET body = ? WHERE coll = ? AND id = ?", (body, coll, id_key)
+                )
+                if indexes:
+                    marks = ", ".join("?" * len(indexes))
+                    conn.execute(
+                        f"DELETE FROM entries WHERE ixid IN ({marks}) AND id = ?",
+                        (*(index.ixid for index in indexes), id_key),
+                    )
+            self._add_all_entries(conn, indexes, id_key, doc)
 
     def delete(self, coll: str, id_key) -> None:
         with self.write() as conn:
             conn.execute("DELETE FROM documents WHERE coll=? AND id=?", (coll, id_key))
-            for index in self.indexes(coll):
-                conn.execute("DELETE FROM entries WHERE ixid=? AND id=?", (index.ixid, id_key))
+            indexes = self.indexes(coll)
+            if indexes:
+                marks = ", ".join("?" * len(indexes))
+                conn.execute(
+                    f"DELETE FROM entries WHERE ixid IN ({marks}) AND id = ?",
+                    (*(index.ixid for index in indexes), id_key),
+                )
+
+    def _add_all_entries(self, conn, indexes: list[IndexDef], id_key, doc: dict) -> None:
+        """The entries of every index: the non-unique ones in one statement, then each unique
+        one on its own (so a duplicate names its index)."""
+        rows = []
+        for index in indexes:
+            if index.unique:
+                self._add_entries(conn, index, id_key, doc)
+            else:
+                rows.extend(self._entry_rows(index, id_key, doc))
+        if rows:
+            conn.executemany(_INSERT_ENTRY, rows)
 
     def _add_entries(self, conn, index: IndexDef, id_key, doc: dict) -> None:
-        rows = K.entry_keys(doc, index.fields)
-        if index.spec.get("sparse") and all(all(k == K.NULL for k in row) for row in rows):
-            return
-        pad = (0,) * (MAX_KEYS - len(index.fields))
         try:
-            conn.executemany(
-                f"INSERT INTO entries (ixid, {_KEY_COLUMNS}, id, uniq) "
-                f"VALUES (?, {', '.join('?' * MAX_KEYS)}, ?, ?)",
-                [(index.ixid, *row, *pad, id_key, int(index.unique)) for row in rows],
-            )
+            conn.executemany(_INSERT_ENTRY, self._entry_rows(index, id_key, doc))
         except sqlite3.IntegrityError as exc:
             raise DuplicateKeyError(
                 f"E11000 duplicate key error collection: index: {index.name}", 11000
             ) from exc
+
+    @staticmethod
+    def _entry_rows(index: IndexDef, id_key, doc: dict) -> list[tuple]:
+        rows = K.entry_keys(doc, index.fields)
+        if index.spec.get("sparse") and all(all(k == K.NULL for k in row) for row in rows):
+            return []
+        pad = (0,) * (MAX_KEYS - len(index.fields))
+        return [(index.ixid, *row, *pad, id_key, int(index.unique)) for row in rows]
 
     def scan(self, coll: str) -> Iterator[dict]:
         rows = (
