@@ -19,6 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 KEYS = Path(__file__).resolve().parent.parent / "examples" / "keys"
+ADMIN_TOKEN = "live-server-admin-token"  # FHIR_SERVER_ADMIN_TOKEN of the servers tests start
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -61,8 +62,10 @@ def _running(pid: int) -> bool:
 
 
 class LiveServer:
-    def __init__(self, log: Path, port: int | None = None):
+    def __init__(self, log: Path, port: int | None = None, workers: int = 2, demo: bool = False):
         self.port = port or free_port()
+        self.worker_count = workers
+        self.demo = demo
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.process: subprocess.Popen | None = None
@@ -70,14 +73,16 @@ class LiveServer:
 
     def start(self, timeout: float = 60) -> "LiveServer":
         with self.log.open("ab") as log:
+            command = [sys.executable, "-m", "fhir_server.cli", "serve", "--port", str(self.port)]
+            command += ["--workers", str(self.worker_count)] + (["--demo"] if self.demo else [])
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "fhir_server.cli", "serve", "--port", str(self.port)],
+                command,
                 env=server_env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: one killpg reaches every worker
             )
-        self.wait_workers(2, timeout)
+        self.wait_workers(self.worker_count, timeout)
         return self
 
     def workers(self) -> set[int]:
@@ -107,7 +112,7 @@ class LiveServer:
         before = self.workers()
         os.kill(min(before), signal.SIGKILL)
         self.wait_workers(1, besides=before)
-        self.wait_workers(2)
+        self.wait_workers(self.worker_count)
 
     def kill(self) -> None:
         """SIGKILL the master and every worker at once: nothing gets to clean up."""
@@ -170,6 +175,17 @@ class LiveServer:
         return self.http.request(
             method, f"{self.url}/fhir/{path}", headers=headers, timeout=kw.pop("timeout", 60), **kw
         )
+
+    def access_token(self, client_id: str, key: str = "demo-platform") -> str:
+        issued = self.token(client_id, key=key)
+        assert issued.status_code == 200, issued.text
+        return issued.json()["access_token"]
+
+    def total(self, search: str, token: str) -> int:
+        """The `_summary=count` total of a search."""
+        answer = self.fhir("GET", f"{search}&_summary=count", token)
+        assert answer.status_code == 200, answer.text[:500]
+        return answer.json()["total"]
 
     def every(self, path: str, token: str) -> list[dict]:
         """The resources of every page of a search or history Bundle."""

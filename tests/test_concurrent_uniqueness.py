@@ -7,91 +7,27 @@ pushes of the same document (same masterIdentifier) fired together; the store's 
 as if it had come after the one that created it.
 """
 
-import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
-from joserfc import jwt
-from joserfc.jwk import RSAKey
 
 from tests.ingestion.mhd import documents, example, for_ins, fresh, nir
+from tests.live_server import LiveServer
 
-ROOT = Path(__file__).resolve().parents[1]
-KEYS = ROOT / "examples" / "keys"
 WORKERS = 4
 REQUESTS = 20
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def server():
-    """The base URL of a real server, its demo clients registered, on this test's data dir."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k != "FHIR_SERVER_BASE_URL"}
-    command = [sys.executable, "-m", "fhir_server.cli", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--demo", "--workers", str(WORKERS)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+def server(tmp_path):
+    """A real server with the demo clients, on this test's data dir."""
+    live = LiveServer(tmp_path / "server.log", workers=WORKERS, demo=True)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{base}/fhir/metadata", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the server did not answer within 90 s"
-            assert process.poll() is None, process.communicate()[0].decode()
-            time.sleep(0.3)
-        yield base
+        yield live.start(timeout=90)
     finally:
-        process.terminate()
-        process.communicate(timeout=30)
-
-
-def _token(base: str, client_id: str) -> str:
-    """A system token of a demo backend client (SMART Backend Services, RS384 assertion)."""
-    key = RSAKey.import_key(json.loads((KEYS / f"{client_id}.private.jwk.json").read_text()))
-    endpoint = f"{base}/auth/token"
-    now = int(time.time())
-    claims = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": endpoint,
-        "exp": now + 240,
-        "jti": secrets.token_urlsafe(16),
-    }
-    assertion = jwt.encode({"alg": "RS384", "kid": key.kid, "typ": "JWT"}, claims, key, ["RS384"])
-    response = requests.post(
-        endpoint,
-        data={
-            "grant_type": "client_credentials",
-            "scope": "system/*.cruds",
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": assertion,
-        },
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
+        live.stop()
 
 
 def _at_once(send, count: int = REQUESTS) -> list[requests.Response]:
@@ -124,7 +60,7 @@ def _location_id(location: str) -> str:
 def test_twenty_conditional_creates_at_once_make_one_resource(server):
     # The operator's platform: the directory (Organization, Location) is the operator's to keep.
     headers = {
-        "Authorization": f"Bearer {_token(server, 'demo-platform')}",
+        "Authorization": f"Bearer {server.access_token('demo-platform')}",
         "Content-Type": "application/fhir+json",
     }
     system = f"urn:oid:2.999.9.{uuid.uuid4().int}"
@@ -143,7 +79,7 @@ def test_twenty_conditional_creates_at_once_make_one_resource(server):
         with lock:
             query = next(order)
         return requests.post(
-            f"{server}/fhir/Organization",
+            f"{server.url}/fhir/Organization",
             json=organization,
             headers={**headers, "If-None-Exist": query},
             timeout=60,
@@ -152,7 +88,7 @@ def test_twenty_conditional_creates_at_once_make_one_resource(server):
     responses = _at_once(create)
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * (REQUESTS - 1) + [201], [r.text for r in responses]
-    found = _search(server, headers, f"Organization?identifier={system}|one")
+    found = _search(server.url, headers, f"Organization?identifier={system}|one")
     assert len(found) == 1
     assert {r.json()["id"] for r in responses} == {found[0]["id"]}
 
@@ -186,34 +122,36 @@ def test_twenty_conditional_creates_at_once_make_one_resource(server):
                 },
             ],
         }
-        return requests.post(f"{server}/fhir", json=bundle, headers=headers, timeout=60)
+        return requests.post(f"{server.url}/fhir", json=bundle, headers=headers, timeout=60)
 
     responses = _at_once(transaction)
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
-    found = _search(server, headers, f"Organization?identifier={system}|two")
+    found = _search(server.url, headers, f"Organization?identifier={system}|two")
     assert len(found) == 1
     firsts = sorted(r.json()["entry"][0]["response"]["status"][:3] for r in responses)
     assert firsts == ["200"] * (REQUESTS - 1) + ["201"]
-    roles = _search(server, headers, f"PractitionerRole?organization=Organization/{found[0]['id']}")
+    roles = _search(
+        server.url, headers, f"PractitionerRole?organization=Organization/{found[0]['id']}"
+    )
     assert len(roles) == REQUESTS
 
 
 def test_twenty_identical_pushes_at_once_store_one_document(server):
     # The demo hospital (acting for Organization/demo-hegp) pushes the same letter 20 times.
     headers = {
-        "Authorization": f"Bearer {_token(server, 'demo-hospital')}",
+        "Authorization": f"Bearer {server.access_token('demo-hospital', key='demo-hospital')}",
         "Content-Type": "application/fhir+json",
     }
     bundle = for_ins(fresh(example()), nir("2910375112233"))
     master = documents(bundle)[0]["masterIdentifier"]
 
     def push():
-        return requests.post(f"{server}/fhir", json=bundle, headers=headers, timeout=120)
+        return requests.post(f"{server.url}/fhir", json=bundle, headers=headers, timeout=120)
 
     responses = _at_once(push)
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     found = _search(
-        server, headers, f"DocumentReference?identifier={master['system']}|{master['value']}"
+        server.url, headers, f"DocumentReference?identifier={master['system']}|{master['value']}"
     )
     assert len(found) == 1, [d["id"] for d in found]
     ids = set()
