@@ -1,1 +1,4 @@
-"""The national record's access policy: who may read and write what (DOMAIN.md, ARCHITECTURE.md)."""
+"""The national record's access policy: who may read and write what.
+
+docs/domain.md#who-reads-a-record, docs/architecture.md#the-access-policy-in-every-query
+"""

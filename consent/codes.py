@@ -1,5 +1,6 @@
-"""The codes the access policy reads and writes (DOMAIN.md: TRE_A07, TRE_R248, HL7 v3).
+"""The codes the access policy reads and writes: TRE_A07, TRE_R248, HL7 v3.
 
+Where each comes from: docs/domain.md#codes-at-a-glance.
 https://hl7.org/fhir/R4/consent.html (privacy Consents), https://hl7.org/fhir/R4/auditevent.html
 """
 
@@ -13,7 +14,8 @@ MASKED_LABEL = f"{VISIBILITY_SYSTEM}|{MASQUE_PS}"
 INVISIBLE_LABEL = f"{VISIBILITY_SYSTEM}|{INVISIBLE_PATIENT}"
 INVISIBLE_REPRESENTATIVES = "INVISIBLE_REPRESENTANTS_LEGAUX"
 INVISIBLE_TO_REPRESENTATIVES_LABEL = f"{VISIBILITY_SYSTEM}|{INVISIBLE_REPRESENTATIVES}"
-# Labels only professionals set or lift (DOMAIN.md); the patient's side never touches them.
+# Labels only professionals set or lift (docs/domain.md#security-labels); the patient's side
+# never touches them.
 PROFESSIONAL_LABELS = (INVISIBLE_LABEL, INVISIBLE_TO_REPRESENTATIVES_LABEL)
 # CSP R1111-53: the patient is told after two weeks, the document shows itself after one month.
 INVISIBLE_PATIENT_NOTICE = timedelta(days=14)

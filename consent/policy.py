@@ -3,7 +3,7 @@
 Deny by default: a caller reads only through a named rule, and the store ANDs the rule's predicate
 into every query it issues (fhir_server.store.repository), so no read path can skip it. The
 predicates look only at `pk` (the patient compartment) and `acl` (consent.acl), never at bodies.
-Rules (DOMAIN.md; the README's access table is the same list):
+Rules (docs/domain.md#who-reads-a-record; the README's access table is the same list):
 - the patient: their whole record, but documents deposited INVISIBLE_PATIENT until released;
   their legal representative the same, but documents deposited INVISIBLE_REPRESENTANTS_LEGAUX;
 - a professional (practitioner, or a backend client acting for an organisation): the records of
@@ -414,7 +414,8 @@ class Policy:
                 "(rule: records-opened-by-ingestion)"
             )
         if intent.interaction == "create":
-            return "professional-deposit"  # the patient cannot prevent a deposit (DOMAIN.md)
+            # The patient cannot prevent a deposit (docs/domain.md#who-writes-what).
+            return "professional-deposit"
         if self._authored(intent, self.authored_as(ctx)):
             return "author-changes"
         raise Forbidden(

@@ -1,4 +1,6 @@
-"""The two-week notice for documents kept from the patient (CSP R1111-53, DOMAIN.md).
+"""The two-week notice for documents kept from the patient (CSP R1111-53).
+
+The rule: docs/domain.md#kept-from-the-patient.
 
 A document deposited INVISIBLE_PATIENT becomes visible on its own one month after deposit; after
 two weeks without the consultation that announces it, the patient is told that a document awaits

@@ -1,7 +1,7 @@
 """Bulk import of FHIR NDJSON files, resumable after a crash: https://hl7.org/fhir/R4/nd-json.html
 
 Every line goes through the FHIR interactions under the caller's AccessContext (scopes, validation,
-consent, store: ARCHITECTURE.md), never straight to the store:
+consent, store: docs/architecture.md#how-a-request-flows), never straight to the store:
 - a resource with an `id` is written by update (create-through-update), and skipped when the current
   version already holds the same content, so importing a file twice adds no versions;
 - a resource without an `id` is created with an id derived from (job, file, line): a line applied

@@ -23,7 +23,7 @@ from ingestion import records
 from ingestion.ins import IDENTIFIER_SYSTEMS, InvalidIns, check_identifier, ins_identifier
 from smart_auth.context import operator_context
 
-# FR Core: the INS is used only for a qualified identity (DOMAIN.md, "Identifiers").
+# FR Core: the INS is used only for a qualified identity (docs/domain.md#identity-status).
 RELIABILITY = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
 QUALIFIED = "QUAL"
 # What a push may say of the person when it opens their record: identity traits only. Never

@@ -68,7 +68,9 @@ RECORD_STATUSES = ("open", "opposed", "closed")
 
 
 class PatientRecord(me.Document):
-    """The state of one person's national record, keyed by their INS (DOMAIN.md, CSP R1111-28/-36).
+    """The state of one person's national record, keyed by their INS (CSP R1111-28/-36).
+
+    The rule: docs/domain.md#the-record-and-its-status.
 
     `opposed`: the person objected to the record's creation (it may not exist yet); `closed`: the
     person closed it; either way nothing is written into it and professionals read nothing of it

@@ -2,7 +2,8 @@
 
 https://www.legifrance.gouv.fr/codes/texte_lc/LEGITEXT000006072665/ (CSP) - a record is opened for every person
 who did not object (opt-out, R1111-28); the person may close it at any time and reopen it
-(R1111-36). A push into an opposed or closed record is refused (DOMAIN.md, "The patient's account").
+(R1111-36). A push into an opposed or closed record is refused
+(docs/domain.md#the-record-and-its-status).
 The operator sets a status with `fhir-server record-status`; ingestion.identity reads it for
 pushes, and the access policy for every other write and every professional's read
 (consent.facts: `refused`).

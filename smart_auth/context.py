@@ -1,7 +1,7 @@
 """The AccessContext: who is calling, for which patient, with which scopes and purpose.
 
 Built once per request from the bearer token and passed explicitly down to the store and the
-consent policy (ARCHITECTURE.md); nothing reads it from a global.
+consent policy (docs/architecture.md#invariants); nothing reads it from a global.
 """
 
 from dataclasses import dataclass, field

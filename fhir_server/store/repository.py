@@ -3,7 +3,8 @@
 Implements the persistence behind https://hl7.org/fhir/R4/http.html (read, vread, create, update,
 delete, history) and the query primitive behind search. Every read method takes the caller's
 AccessContext and ANDs the consent policy's predicate into the query it issues: there is no way to
-read the store without the policy (ARCHITECTURE.md, "no read without a policy predicate").
+read the store without the policy (docs/architecture.md#invariants, "no read without a policy
+predicate").
 """
 
 import copy

@@ -1,8 +1,9 @@
 """Emergency access: break-glass (bris_de_glace) and the SAMU regulation centre (centre_15).
 
-CSP L1111-17 and R1111-48 (DOMAIN.md): granted unless the patient refused it beforehand, short,
-audited with its mode, announced to the patient and the attending doctor; a blocked professional
-stays blocked; masked documents stay hidden unless the operator says otherwise.
+CSP L1111-17 and R1111-48 (docs/domain.md#emergency-access): granted unless the patient refused
+it beforehand, short, audited with its mode, announced to the patient and the attending doctor;
+a blocked professional stays blocked; masked documents stay hidden unless the operator says
+otherwise.
 """
 
 import pytest

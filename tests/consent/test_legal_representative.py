@@ -1,5 +1,6 @@
 """A minor's legal representative acts on the child's record as the patient would, except for
-documents deposited INVISIBLE_REPRESENTANTS_LEGAUX (TRE_A07, DOMAIN.md); every access audited.
+documents deposited INVISIBLE_REPRESENTANTS_LEGAUX (TRE_A07,
+docs/domain.md#kept-from-legal-representatives); every access audited.
 """
 
 import pytest
