@@ -97,15 +97,17 @@ def dispatch(table: RouteTable = ROUTES) -> Response:
 
 
 class _FhirView(MethodView):
-    """The methods of a generated view document its routes; `dispatch` answers them all."""
+    """A pattern's view: its methods document the pattern's routes, `dispatch` answers them all."""
+
+    table: RouteTable = ROUTES
 
     def dispatch_request(self, **_rule_parameters):
-        return dispatch()
+        return dispatch(self.table)
 
 
 def _documented(route: Route):
     def view(self, **_rule_parameters):
-        return dispatch()
+        return self.dispatch_request()
 
     view.__doc__ = f"{route.summary}\n\nrestful-interaction: {route.interaction}"
     if route.operation:
@@ -121,7 +123,7 @@ def register(target: Blueprint, table: RouteTable = ROUTES) -> None:
     """One Flask rule and one view per path pattern of the table, documented per method."""
     for pattern in table.patterns:
         methods = {r.method.lower(): _documented(r) for r in table if r.pattern == pattern}
-        view = type(_endpoint(pattern), (_FhirView,), methods)
+        view = type(_endpoint(pattern), (_FhirView,), {"table": table, **methods})
         rule = "/".join(_RULE_PARAMETERS.get(s, s) for s in pattern.split("/") if s)
         target.add_url_rule(f"/{rule}" if rule else "", _endpoint(pattern), view, methods=METHODS)
 
