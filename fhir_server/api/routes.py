@@ -68,7 +68,7 @@ def _form(route: Route) -> list[tuple[str, str]]:
 def _call(found: Match) -> Call:
     """The request's inputs, checked in this order: 406, then 415 and 400 (before 401)."""
     route = found.route
-    native = route.interaction == "read" and found.params["type"] == "Binary"
+    native = route.interaction == "read" and found.params.get("type") == "Binary"
     native = native and not http.wants_fhir(request)
     if route.method != "DELETE" and not native:
         http.response_type(request)  # a DELETE answers no body, a Binary its own content type
