@@ -1,11 +1,12 @@
 """The CapabilityStatement at GET /fhir/metadata: https://hl7.org/fhir/R4/capabilitystatement.html
 
-Built from what the server really does: the supported types, their interactions, and the search
-parameters the registry could compile.
+Built from what the server really does: the supported types, the interactions and operations of
+the route table (fhir_server.route_table), and the search parameters the registry could compile.
 """
 
 from consent.codes import DIRECTORY_TYPES
 from fhir_server import resources
+from fhir_server.route_table import ROUTES, WRITES, Route, RouteTable
 from fhir_server.search.registry import Registry
 
 SOFTWARE_VERSION = "0.1.0"
@@ -14,40 +15,70 @@ SERVER_IDS = (
     "Ids are assigned by the server: an update, patch or delete naming an id the caller cannot "
     "read answers 404, as a read does (only the operator's platform clients create through update)."
 )
-WRITE = ["create", "update", "patch", "delete"]
-READ = ["read", "vread", "search-type", "history-instance", "history-type"]
+# POST [base] takes both kinds of Bundle (http.html#transaction); its AuditEvent names the first.
+SYSTEM_CODES = {"transaction": ("transaction", "batch")}
+OPERATIONS = "urn:carnet:operation:"  # the operations' canonical names (no OperationDefinition)
 
 
-def capability_statement(registry: Registry, base_url: str, security: dict | None = None) -> dict:
-    types = []
-    for resource_type in resources.SUPPORTED_TYPES:
-        params = registry.for_type(resource_type)
-        writable = resource_type not in resources.READ_ONLY_TYPES
-        reference_params = sorted(c for c, p in params.items() if p.type == "reference")
-        entry = {
-            "type": resource_type,
-            "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
-            "interaction": [{"code": c} for c in READ + (WRITE if writable else [])],
-            "versioning": "versioned-update",
-            "readHistory": True,
-            "updateCreate": writable and resource_type in DIRECTORY_TYPES,
-            "conditionalCreate": writable,
-            "conditionalRead": "not-supported",
-            "conditionalUpdate": writable,
-            "conditionalDelete": "single" if writable else "not-supported",
-            "searchInclude": [f"{resource_type}:{c}" for c in reference_params],
-            "searchParam": [
-                {"name": code, "definition": p.url, "type": p.type, "documentation": p.description}
-                for code, p in sorted(params.items())
-            ],
-        }
-        if writable and resource_type not in DIRECTORY_TYPES:
-            entry["documentation"] = SERVER_IDS
-        types.append(entry)
+def _types(route: Route) -> tuple[str, ...]:
+    """The types a route acts on: every supported type for {type}, none for a system route."""
+    first = route.pattern.split("/")[0]
+    if first == "{type}":
+        return resources.SUPPORTED_TYPES
+    return (first,) if resources.is_supported(first) else ()
+
+
+def _operations(routes: list[Route]) -> dict:
+    """CapabilityStatement.rest(.resource).operation, when there are any."""
+    operations = [
+        {"name": r.operation, "definition": OPERATIONS + r.operation, "documentation": r.summary}
+        for r in routes
+        if r.operation
+    ]
+    return {"operation": operations} if operations else {}
+
+
+def _resource(resource_type: str, routes: RouteTable, registry: Registry) -> dict:
+    params = registry.for_type(resource_type)
+    writable = resource_type not in resources.READ_ONLY_TYPES
+    reference_params = sorted(c for c, p in params.items() if p.type == "reference")
+    mine = [r for r in routes if resource_type in _types(r)]
+    codes = dict.fromkeys(r.interaction for r in mine if r.interaction != "operation")
+    # The type-level writes are the conditional ones (http.html#cond-update).
+    conditional = {r.method for r in mine if r.pattern == "{type}" and writable}
+    entry = {
+        "type": resource_type,
+        "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+        "interaction": [{"code": c} for c in codes if writable or c not in WRITES],
+        "versioning": "versioned-update",
+        "readHistory": True,
+        "updateCreate": writable and resource_type in DIRECTORY_TYPES,
+        "conditionalCreate": "POST" in conditional,
+        "conditionalRead": "not-supported",
+        "conditionalUpdate": "PUT" in conditional,
+        "conditionalDelete": "single" if "DELETE" in conditional else "not-supported",
+        "searchInclude": [f"{resource_type}:{c}" for c in reference_params],
+        "searchParam": [
+            {"name": code, "definition": p.url, "type": p.type, "documentation": p.description}
+            for code, p in sorted(params.items())
+        ],
+        **_operations(mine),
+    }
+    if writable and resource_type not in DIRECTORY_TYPES:
+        entry["documentation"] = SERVER_IDS
+    return entry
+
+
+def capability_statement(
+    registry: Registry, base_url: str, security: dict | None = None, routes: RouteTable = ROUTES
+) -> dict:
+    system = [r for r in routes if not _types(r)]
+    codes = dict.fromkeys(c for r in system for c in SYSTEM_CODES.get(r.interaction, ()))
     rest = {
         "mode": "server",
-        "resource": types,
-        "interaction": [{"code": "transaction"}, {"code": "batch"}],
+        "resource": [_resource(t, routes, registry) for t in resources.SUPPORTED_TYPES],
+        "interaction": [{"code": c} for c in codes],
+        **_operations(system),
         "searchParam": [
             {
                 "name": "_count",

@@ -403,10 +403,10 @@ class Interactions:
             return Reply(204)
         return self.delete(ctx, resource_type, found["_id"], uow=uow)
 
-    def mask(self, ctx: AccessContext, id: str, masked: bool, *, prefer=None) -> Reply:
+    def mask(self, ctx: AccessContext, id: str, masked: bool, *, prefer=None, uow=None) -> Reply:
         """`$mask` / `$unmask` on a DocumentReference: a new version with MASQUE_PS set or lifted."""
         self._check_writable(ctx, "DocumentReference", "update")
-        current = self.store.read(ctx, "DocumentReference", id)
+        current = self.store.read(ctx, "DocumentReference", id, uow=uow)
         if labels.is_masked(current.resource) == masked:
             return Reply(200, current.resource, version_headers(current, self.base_url))
         stored, _ = self.store.write(
@@ -414,6 +414,7 @@ class Interactions:
             labels.with_mask(current.resource, masked),
             method="PUT",
             expected_vid=current.vid,
+            uow=uow,
         )
         return self._written(stored, False, prefer)
 

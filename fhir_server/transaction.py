@@ -3,17 +3,27 @@
 A transaction is all-or-nothing: processed in the specification's order (DELETE, POST, PUT/PATCH,
 GET), `urn:uuid:` full URLs of created resources and conditional references (`Patient?identifier=`)
 rewritten to the ids they resolve to, inside one unit of work; any failure rolls every write back.
-A batch processes each entry on its own.
+A batch processes each entry on its own. Each entry's method and url are resolved through the
+route table (fhir_server.route_table), as an HTTP request's are, and run by the same handler.
 """
 
 import copy
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from fhir_server.errors import BadRequest, FhirError, Issue, PreconditionFailed, TooLarge
-from fhir_server.interactions import Interactions, Reply, parse_query_string
+from fhir_server.errors import (
+    BadRequest,
+    FhirError,
+    Issue,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
+    TooLarge,
+)
+from fhir_server.interactions import Interactions, Reply
 from fhir_server.outcome import from_error
 from fhir_server.resources import is_valid_id
+from fhir_server.route_table import ROUTES, Call, Match, RouteTable
 from fhir_server.store.claims import retrying
 from fhir_server.store.repository import new_id
 
@@ -29,7 +39,7 @@ def status_text(code: int) -> str:
 
 
 class Entry:
-    def __init__(self, index: int, raw: dict, base_url: str):
+    def __init__(self, index: int, raw: dict, base_url: str, routes: RouteTable):
         self.index = index
         where = f"Bundle.entry[{index}]"
         if not isinstance(raw, dict):
@@ -61,16 +71,57 @@ class Entry:
         self.full_url = raw.get("fullUrl")
         self.resource = raw.get("resource")
         self.where = where
-        if self.method in ("POST", "PUT") and not isinstance(self.resource, dict):
+        path, _, self.query = url.partition("?")
+        self.parts = [p for p in urlsplit(path).path.split("/") if p]
+        # The entry's route, found as an HTTP request's is; an entry no route answers is refused
+        # when it is run, so that a transaction reports its other entries' errors first.
+        self.found, self.refusal = self._route(routes)
+        if self.found is not None:
+            takes_resource = self.found.route.body == "json"
+        else:
+            takes_resource = self.method in ("POST", "PUT")
+        if takes_resource and not isinstance(self.resource, dict):
             raise BadRequest(
                 f"{where} ({self.method}) needs a resource", expression=[f"{where}.resource"]
             )
-        path, _, self.query = url.partition("?")
-        self.parts = [p for p in urlsplit(path).path.split("/") if p]
+
+    def _route(self, routes: RouteTable) -> tuple[Match | None, BadRequest | None]:
+        try:
+            found = routes.match(self.method, "/".join(self.parts))
+        except (NotFound, MethodNotAllowed) as error:
+            allow = error.headers.get("Allow")
+            return None, self._cannot(f"(it allows {allow})" if allow else "")
+        if not found.route.in_bundle:
+            return None, self._cannot("inside a Bundle")
+        return found, None
+
+    def _cannot(self, why: str) -> BadRequest:
+        return BadRequest(
+            " ".join(filter(None, [f"{self.where}: cannot {self.method} {self.url}", why])),
+            expression=[f"{self.where}.request.url"],
+        )
+
+    def route(self) -> Match:
+        """The entry's route and the parameters its url gave, or the entry's refusal (400)."""
+        if self.found is None:
+            raise self.refusal
+        return self.found
+
+    @property
+    def interaction(self) -> str | None:
+        """The restful-interaction of the entry's route; None when no route answers it."""
+        return self.found.route.interaction if self.found else None
 
     @property
     def resource_type(self) -> str:
+        if self.found is not None and "type" in self.found.params:
+            return self.found.params["type"]
         return self.parts[0] if self.parts else ""
+
+    @property
+    def id(self) -> str | None:
+        """The id its url names (an instance-level route), else None."""
+        return self.found.params.get("id") if self.found else None
 
 
 def _rewrite(node, mapping: dict[str, str]):
@@ -101,9 +152,10 @@ def _conditional_references(node, found: set[str]):
 
 
 class BundleProcessor:
-    def __init__(self, interactions: Interactions, max_entries: int):
-        self.interactions = interactions
+    def __init__(self, interactions: Interactions, max_entries: int, routes: RouteTable = ROUTES):
+        self.interactions = interactions  # what the routes' handlers reach (route_table.Services)
         self.max_entries = max_entries
+        self.routes = routes
 
     @property
     def base_url(self) -> str:
@@ -137,81 +189,21 @@ class BundleProcessor:
 
     # -- one entry ------------------------------------------------------------------------------
     def _run(self, ctx, entry: Entry, prefer, uow, resource=None, assigned_id=None) -> Reply:
-        svc = self.interactions
-        parts, rtype = entry.parts, entry.resource_type
-        headers = entry.request
-        if entry.method == "GET" or entry.method == "HEAD":
-            if len(parts) == 1:
-                return svc.search(ctx, rtype, parse_query_string(entry.query))
-            if len(parts) == 2 and parts[1] != "_history":
-                return svc.read(ctx, rtype, parts[1])
-            if len(parts) == 3 and parts[2] == "_history":
-                return svc.history(ctx, rtype, parts[1], parse_query_string(entry.query))
-            if len(parts) == 4 and parts[2] == "_history":
-                return svc.vread(ctx, rtype, parts[1], parts[3])
-            if len(parts) == 2:
-                return svc.history(ctx, rtype, None, parse_query_string(entry.query))
-        elif entry.method == "POST" and len(parts) == 1:
-            return svc.create(
-                ctx,
-                rtype,
-                resource,
-                prefer=prefer,
-                if_none_exist=headers.get("ifNoneExist"),
-                uow=uow,
-                assigned_id=assigned_id,
-            )
-        elif entry.method == "PUT" and len(parts) == 2:
-            return svc.update(
-                ctx,
-                rtype,
-                parts[1],
-                resource,
-                if_match=headers.get("ifMatch"),
-                prefer=prefer,
-                uow=uow,
-            )
-        elif entry.method == "PUT" and len(parts) == 1 and entry.query:
-            return svc.conditional_update(
-                ctx,
-                rtype,
-                entry.query,
-                resource,
-                if_match=headers.get("ifMatch"),
-                prefer=prefer,
-                uow=uow,
-            )
-        elif entry.method == "PATCH":
-            ops = self._patch_ops(entry)
-            if len(parts) == 2:
-                return svc.patch(
-                    ctx,
-                    rtype,
-                    parts[1],
-                    ops,
-                    if_match=headers.get("ifMatch"),
-                    prefer=prefer,
-                    uow=uow,
-                )
-            if len(parts) == 1 and entry.query:
-                return svc.conditional_patch(
-                    ctx,
-                    rtype,
-                    entry.query,
-                    ops,
-                    if_match=headers.get("ifMatch"),
-                    prefer=prefer,
-                    uow=uow,
-                )
-        elif entry.method == "DELETE":
-            if len(parts) == 2:
-                return svc.delete(ctx, rtype, parts[1], if_match=headers.get("ifMatch"), uow=uow)
-            if len(parts) == 1 and entry.query:
-                return svc.conditional_delete(ctx, rtype, entry.query, uow=uow)
-        raise BadRequest(
-            f"{entry.where}: cannot {entry.method} {entry.url}",
-            expression=[f"{entry.where}.request.url"],
+        """The entry's route's handler, as an HTTP request to the same method and url reaches it."""
+        found = entry.route()
+        kind = found.route.body
+        body = self._patch_ops(entry) if kind == "patch" else resource if kind == "json" else None
+        call = Call(
+            **found.params,
+            query=entry.query,
+            body=body,
+            prefer=prefer,
+            if_match=entry.request.get("ifMatch"),
+            if_none_exist=entry.request.get("ifNoneExist"),
+            uow=uow,
+            assigned_id=assigned_id,
         )
+        return found.route.handler(self, ctx, call)
 
     def _patch_ops(self, entry: Entry):
         """A PATCH entry carries its JSON Patch as a Binary (http.html#patch)."""
@@ -263,7 +255,7 @@ class BundleProcessor:
         out = []
         for index, raw in enumerate(raw_entries):
             try:
-                entry = Entry(index, raw, self.base_url)
+                entry = Entry(index, raw, self.base_url, self.routes)
                 # Entries are independent: no urn:uuid between them, but conditional references
                 # resolve, and a dangling urn:uuid reference is refused rather than stored.
                 resource = (
@@ -284,7 +276,7 @@ class BundleProcessor:
 
     # -- transaction ----------------------------------------------------------------------------
     def _transaction(self, ctx, raw_entries: list, prefer, outer=None) -> Reply:
-        entries = [Entry(i, raw, self.base_url) for i, raw in enumerate(raw_entries)]
+        entries = [Entry(i, raw, self.base_url, self.routes) for i, raw in enumerate(raw_entries)]
         mapping: dict[str, str] = {}
         assigned: dict[int, str] = {}
         seen_full_urls: set[str] = set()
@@ -296,25 +288,22 @@ class BundleProcessor:
                         expression=[f"{e.where}.fullUrl"],
                     )
                 seen_full_urls.add(e.full_url)
-            if e.method == "POST" and len(e.parts) == 1:
+            if e.interaction == "create":
                 id = new_id()
                 assigned[e.index] = id
                 if e.full_url:
                     mapping[e.full_url] = f"{e.resource_type}/{id}"
             elif (
-                e.method == "PUT"
-                and len(e.parts) == 2
-                and e.full_url
-                and e.full_url.startswith("urn:")
+                e.interaction == "update" and e.id and e.full_url and e.full_url.startswith("urn:")
             ):
-                mapping[e.full_url] = f"{e.resource_type}/{e.parts[1]}"
+                mapping[e.full_url] = f"{e.resource_type}/{e.id}"
         _check_overlap(entries)
         preset: dict[int, str] = {}
         with self.interactions.store.unit_of_work(outer) as uow:
             # Conditional updates named by a urn:uuid fullUrl: the urn becomes the matched id, or
             # the id the resource will be created with when nothing matches.
             for e in entries:
-                if e.method == "PUT" and len(e.parts) == 1 and e.query and e.full_url:
+                if e.interaction == "update" and not e.id and e.query and e.full_url:
                     found = self._match(ctx, e, e.resource_type, e.query, "conditional update")
                     if found:
                         target = found["_id"]
@@ -402,8 +391,8 @@ def _check_overlap(entries: list[Entry]) -> None:
     """http.html#trules: resource identities of the write entries SHALL NOT overlap."""
     seen: dict[str, Entry] = {}
     for e in entries:
-        if e.method in ("PUT", "PATCH", "DELETE") and len(e.parts) == 2:
-            identity = f"{e.resource_type}/{e.parts[1]}"
+        if e.interaction in ("update", "patch", "delete") and e.id:
+            identity = f"{e.resource_type}/{e.id}"
             if identity in seen:
                 raise _overlap_error(e, seen[identity], identity)
             seen[identity] = e

@@ -1,68 +1,150 @@
-"""The FHIR REST routes, in one table: https://hl7.org/fhir/R4/http.html#summary
+"""The HTTP adapter of the FHIR route table (fhir_server.route_table): https://hl7.org/fhir/R4/http.html
 
-Thin: each view builds the AccessContext once (smart_auth), reads the HTTP inputs and calls one
-framework-free interaction (fhir_server.interactions).
+Thin: the Flask rules, and so the OpenAPI document, are generated from the table's rows, and
+whichever rule receives a request, the table's `match` decides its route (404; 405 with Allow).
+The adapter reads the HTTP inputs into a `Call`, builds the AccessContext once (smart_auth) and
+calls the row's handler; the AuditEvent names the matched row's interaction.
 """
 
 import logging
+import re
 from urllib.parse import urlencode
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from fhir_server.api import http
-from fhir_server.errors import BadRequest, FhirError, MethodNotAllowed, UnsupportedMediaType
-from fhir_server.interactions import Interactions
+from fhir_server.errors import FhirError, UnsupportedMediaType
+from fhir_server.route_table import ROUTES, Call, Match, Route, RouteTable
 from smart_auth.bearer import context_from_headers
+from smart_auth.context import AccessContext
 
 log = logging.getLogger("carnet.audit")
 
-blp = Blueprint("fhir", __name__, url_prefix="/fhir", description="FHIR R4 RESTful API")
+URL_PREFIX = "/fhir"
+FORM = "application/x-www-form-urlencoded"
+# Every method reaches `dispatch`, so that a wrong one is answered by the table (405 and Allow).
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# The table's path parameters as Flask rule parameters, named as the OpenAPI document names them.
+_RULE_PARAMETERS = {
+    "{type}": "<string:resource_type>",
+    "{id}": "<string:id>",
+    "{vid}": "<string:vid>",
+}
+
+blp = Blueprint("fhir", __name__, url_prefix=URL_PREFIX, description="FHIR R4 RESTful API")
 
 
-def _services() -> Interactions:
-    return current_app.extensions["carnet"].interactions
+def _path() -> str:
+    """The request's path relative to the FHIR base."""
+    return request.path.removeprefix(URL_PREFIX).strip("/")
 
 
-def _ctx():
+def _ctx(found: Match) -> AccessContext:
     ctx = context_from_headers(request.headers, current_app.extensions["carnet"].auth.tokens)
-    g.carnet_ctx = ctx  # kept for this request's AuditEvents (_audit below), nothing else
+    # Kept for this request's AuditEvents (_audit below), nothing else.
+    g.carnet_ctx, g.carnet_route = ctx, found
     return ctx
 
 
-# (view, method) -> the restful-interaction code an AuditEvent names.
-_INTERACTIONS = {
-    ("System", "POST"): "transaction",
-    ("TypeLevel", "GET"): "search-type",
-    ("TypeLevel", "POST"): "create",
-    ("TypeLevel", "PUT"): "update",
-    ("TypeLevel", "PATCH"): "patch",
-    ("TypeLevel", "DELETE"): "delete",
-    ("SearchPost", "POST"): "search-type",
-    ("TypeHistory", "GET"): "history-type",
-    ("Instance", "GET"): "read",
-    ("Instance", "PUT"): "update",
-    ("Instance", "PATCH"): "patch",
-    ("Instance", "DELETE"): "delete",
-    ("InstanceHistory", "GET"): "history-instance",
-    ("Version", "GET"): "vread",
-}
+def _body(route: Route):
+    if route.body == "json":
+        return http.read_json_body(request)
+    if route.body == "patch":
+        return http.read_json_body(request, allowed=(http.PATCH_TYPE,))
+    return None
+
+
+def _form(route: Route) -> list[tuple[str, str]]:
+    if route.body != "form":
+        return []
+    content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip()
+    if content_type != FORM:
+        raise UnsupportedMediaType(f"POST _search takes {FORM} parameters")
+    return [(k, v) for k, values in request.form.lists() for v in values]
+
+
+def _call(found: Match) -> Call:
+    """The request's inputs, checked in this order: 406, then 415 and 400 (before 401)."""
+    route = found.route
+    native = route.interaction == "read" and found.params.get("type") == "Binary"
+    native = native and not http.wants_fhir(request)
+    if route.method != "DELETE" and not native:
+        http.response_type(request)  # a DELETE answers no body, a Binary its own content type
+    form = _form(route)
+    return Call(
+        **found.params,
+        query=request.query_string.decode("utf-8", errors="replace"),
+        parameters=[(k, v) for k, values in request.args.lists() for v in values] + form,
+        body=_body(route),
+        prefer=http.prefer(request, "return"),
+        strict=http.prefer(request, "handling") == "strict",
+        if_match=request.headers.get("If-Match"),
+        if_none_exist=request.headers.get("If-None-Exist"),
+        native=native,
+    )
+
+
+def dispatch(table: RouteTable = ROUTES) -> Response:
+    """Every FHIR request, whichever Flask rule received it: the table finds its route."""
+    if request.method == "OPTIONS":
+        return Response(status=200, headers={"Allow": ", ".join(table.allowed_on(_path()))})
+    found = table.match(request.method, _path())
+    call = _call(found)
+    ctx = None if found.route.public else _ctx(found)
+    return http.render(found.route.handler(current_app.extensions["carnet"], ctx, call))
+
+
+class _FhirView(MethodView):
+    """A pattern's view: its methods document the pattern's routes, `dispatch` answers them all."""
+
+    table: RouteTable = ROUTES
+
+    def dispatch_request(self, **_rule_parameters):
+        return dispatch(self.table)
+
+
+def _documented(route: Route):
+    def view(self, **_rule_parameters):
+        return self.dispatch_request()
+
+    view.__doc__ = f"{route.summary}\n\nrestful-interaction: {route.interaction}"
+    if route.operation:
+        view.__doc__ += f" (${route.operation})"
+    return view
+
+
+def _endpoint(pattern: str) -> str:
+    return re.sub(r"\W+", "_", pattern).strip("_") or "base"
+
+
+def register(target: Blueprint, table: RouteTable = ROUTES) -> None:
+    """One Flask rule and one view per path pattern of the table, documented per method."""
+    for pattern in table.patterns:
+        methods = {r.method.lower(): _documented(r) for r in table if r.pattern == pattern}
+        view = type(_endpoint(pattern), (_FhirView,), {"table": table, **methods})
+        rule = "/".join(_RULE_PARAMETERS.get(s, s) for s in pattern.split("/") if s)
+        target.add_url_rule(f"/{rule}" if rule else "", _endpoint(pattern), view, methods=METHODS)
+
+
+register(blp)
 
 
 @blp.after_request
 def _audit(response):
     """Every access by someone other than the patient is recorded before it is answered."""
     ctx = g.pop("carnet_ctx", None)
-    if ctx is None:
+    found = g.pop("carnet_route", None)
+    if ctx is None or found is None:
         return response
-    view = (request.endpoint or "").rpartition(".")[2]
-    method = "GET" if request.method == "HEAD" else request.method
-    interaction = _INTERACTIONS.get((view, method), "operation")
-    resource_type = (request.view_args or {}).get("resource_type")
     try:
         current_app.extensions["carnet"].audit.record(
-            ctx, interaction, response.status_code, _sent_parameters(view), resource_type
+            ctx,
+            found.route.interaction,
+            response.status_code,
+            _sent_parameters(found.route),
+            found.params.get("type"),
         )
     except Exception:
         # No access without its record: the answer is withheld when the audit cannot be written.
@@ -75,234 +157,10 @@ def _audit(response):
     return response
 
 
-def _sent_parameters(view: str) -> str | None:
+def _sent_parameters(route: Route) -> str | None:
     """The request's path and parameters as sent (POST _search: its form too), or None."""
     query = request.query_string.decode("utf-8", errors="replace")
-    if view == "SearchPost" and request.mimetype == "application/x-www-form-urlencoded":
+    if route.body == "form" and request.mimetype == FORM:
         form = urlencode([(k, v) for k, values in request.form.lists() for v in values])
         query = "&".join(part for part in (query, form) if part)
     return f"{request.path}?{query}" if query else None
-
-
-def _params() -> list[tuple[str, str]]:
-    return [(k, v) for k, values in request.args.lists() for v in values]
-
-
-def _query_string() -> str:
-    return request.query_string.decode("utf-8", errors="replace")
-
-
-def _strict() -> bool:
-    return http.prefer(request, "handling") == "strict"
-
-
-# Path segments that name an endpoint, not a type or an id: another method on them is a 405
-# (with the methods they do allow), not a type called "metadata" or an id "_history".
-_TYPE_ENDPOINTS = {"metadata": "GET, HEAD"}
-_INSTANCE_ENDPOINTS = {"_history": "GET, HEAD", "_search": "POST"}
-
-
-def _no_endpoint(resource_type: str, id: str | None = None) -> None:
-    allow = _TYPE_ENDPOINTS.get(resource_type)
-    if allow is None and id is not None:
-        allow = _INSTANCE_ENDPOINTS.get(id)
-    if allow is not None:
-        raise MethodNotAllowed(
-            f"{request.method} is not allowed on {request.path}", headers={"Allow": allow}
-        )
-
-
-def _summary_elements():
-    summary = request.args.get("_summary")
-    elements = request.args.get("_elements")
-    if summary is not None and summary not in ("true", "false", "text", "data", "count"):
-        raise BadRequest(
-            "_summary must be true, false, text, data or count", expression=["_summary"]
-        )
-    return summary, [e.strip() for e in elements.split(",")] if elements else None
-
-
-@blp.route("/metadata")
-class Metadata(MethodView):
-    def get(self):
-        """Capabilities: the CapabilityStatement (http.html#capabilities)."""
-        http.response_type(request)
-        return http.render(current_app.extensions["carnet"].capabilities())
-
-
-@blp.route("")
-class System(MethodView):
-    def post(self):
-        """Batch or transaction Bundle (http.html#transaction); ITI-65 Provide Document Bundle."""
-        http.response_type(request)
-        bundle = http.read_json_body(request)
-        return http.render(
-            current_app.extensions["carnet"].ingestion.process(
-                _ctx(), bundle, http.prefer(request, "return")
-            )
-        )
-
-
-@blp.route("/<string:resource_type>")
-class TypeLevel(MethodView):
-    def get(self, resource_type):
-        """Search (http.html#search)."""
-        _no_endpoint(resource_type)
-        http.response_type(request)
-        return http.render(_services().search(_ctx(), resource_type, _params(), strict=_strict()))
-
-    def post(self, resource_type):
-        """Create, or conditional create with If-None-Exist (http.html#create)."""
-        _no_endpoint(resource_type)
-        http.response_type(request)
-        body = http.read_json_body(request)
-        reply = _services().create(
-            _ctx(),
-            resource_type,
-            body,
-            prefer=http.prefer(request, "return"),
-            if_none_exist=request.headers.get("If-None-Exist"),
-        )
-        return http.render(reply)
-
-    def put(self, resource_type):
-        """Conditional update (http.html#cond-update)."""
-        _no_endpoint(resource_type)
-        http.response_type(request)
-        body = http.read_json_body(request)
-        reply = _services().conditional_update(
-            _ctx(),
-            resource_type,
-            _query_string(),
-            body,
-            if_match=request.headers.get("If-Match"),
-            prefer=http.prefer(request, "return"),
-        )
-        return http.render(reply)
-
-    def patch(self, resource_type):
-        """Conditional patch (http.html#patch)."""
-        _no_endpoint(resource_type)
-        http.response_type(request)
-        ops = http.read_json_body(request, allowed=(http.PATCH_TYPE,))
-        reply = _services().conditional_patch(
-            _ctx(),
-            resource_type,
-            _query_string(),
-            ops,
-            if_match=request.headers.get("If-Match"),
-            prefer=http.prefer(request, "return"),
-        )
-        return http.render(reply)
-
-    def delete(self, resource_type):
-        """Conditional delete (http.html#3.1.0.7.1)."""
-        _no_endpoint(resource_type)
-        return http.render(_services().conditional_delete(_ctx(), resource_type, _query_string()))
-
-
-@blp.route("/<string:resource_type>/_search")
-class SearchPost(MethodView):
-    def post(self, resource_type):
-        """Search by POST with form-encoded parameters (http.html#search)."""
-        http.response_type(request)
-        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip()
-        if content_type != "application/x-www-form-urlencoded":
-            raise UnsupportedMediaType(
-                "POST _search takes application/x-www-form-urlencoded parameters"
-            )
-        params = _params() + [(k, v) for k, values in request.form.lists() for v in values]
-        return http.render(_services().search(_ctx(), resource_type, params, strict=_strict()))
-
-
-@blp.route("/<string:resource_type>/_history")
-class TypeHistory(MethodView):
-    def get(self, resource_type):
-        """Type history (http.html#history)."""
-        http.response_type(request)
-        return http.render(_services().history(_ctx(), resource_type, None, _params()))
-
-
-@blp.route("/<string:resource_type>/<string:id>")
-class Instance(MethodView):
-    def get(self, resource_type, id):
-        """Read (http.html#read); a Binary answers its native content unless FHIR JSON is asked."""
-        _no_endpoint(resource_type, id)
-        if resource_type == "Binary" and not http.wants_fhir(request):
-            return http.render(_services().binary_content(_ctx(), id))
-        http.response_type(request)
-        summary, elements = _summary_elements()
-        return http.render(_services().read(_ctx(), resource_type, id, summary, elements))
-
-    def put(self, resource_type, id):
-        """Update, or create with a client id (http.html#update)."""
-        _no_endpoint(resource_type, id)
-        http.response_type(request)
-        body = http.read_json_body(request)
-        reply = _services().update(
-            _ctx(),
-            resource_type,
-            id,
-            body,
-            if_match=request.headers.get("If-Match"),
-            prefer=http.prefer(request, "return"),
-        )
-        return http.render(reply)
-
-    def patch(self, resource_type, id):
-        """Patch with JSON Patch (http.html#patch)."""
-        _no_endpoint(resource_type, id)
-        http.response_type(request)
-        ops = http.read_json_body(request, allowed=(http.PATCH_TYPE,))
-        reply = _services().patch(
-            _ctx(),
-            resource_type,
-            id,
-            ops,
-            if_match=request.headers.get("If-Match"),
-            prefer=http.prefer(request, "return"),
-        )
-        return http.render(reply)
-
-    def delete(self, resource_type, id):
-        """Logical delete (http.html#delete)."""
-        _no_endpoint(resource_type, id)
-        return http.render(
-            _services().delete(_ctx(), resource_type, id, if_match=request.headers.get("If-Match"))
-        )
-
-
-@blp.route("/DocumentReference/<string:id>/$mask")
-class Mask(MethodView):
-    def post(self, id):
-        """Mask a document from professionals (MASQUE_PS), keeping its other labels."""
-        http.response_type(request)
-        return http.render(
-            _services().mask(_ctx(), id, True, prefer=http.prefer(request, "return"))
-        )
-
-
-@blp.route("/DocumentReference/<string:id>/$unmask")
-class Unmask(MethodView):
-    def post(self, id):
-        """Lift MASQUE_PS from a document."""
-        http.response_type(request)
-        return http.render(
-            _services().mask(_ctx(), id, False, prefer=http.prefer(request, "return"))
-        )
-
-
-@blp.route("/<string:resource_type>/<string:id>/_history")
-class InstanceHistory(MethodView):
-    def get(self, resource_type, id):
-        """Instance history (http.html#history)."""
-        http.response_type(request)
-        return http.render(_services().history(_ctx(), resource_type, id, _params()))
-
-
-@blp.route("/<string:resource_type>/<string:id>/_history/<string:vid>")
-class Version(MethodView):
-    def get(self, resource_type, id, vid):
-        """Version read (http.html#vread)."""
-        http.response_type(request)
-        return http.render(_services().vread(_ctx(), resource_type, id, vid))

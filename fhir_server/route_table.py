@@ -1,0 +1,328 @@
+"""The FHIR REST routes, each declared once: https://hl7.org/fhir/R4/http.html#summary
+
+A row names an HTTP method and a path pattern relative to the FHIR base, the restful-interaction
+code it performs (http://hl7.org/fhir/R4/valueset-restful-interaction.html: the code its
+AuditEvent names), the operation a `$` route runs, the body it reads, and the handler that answers
+it. Three consumers read the same rows:
+
+- the HTTP adapter (fhir_server.api.routes) registers its Flask routes from them (and so the
+  OpenAPI document) and dispatches every request through `ROUTES.match`;
+- the Bundle processor (fhir_server.transaction) resolves each entry's method and url through the
+  same `match` and calls the same handler (http.html#transaction);
+- the CapabilityStatement (fhir_server.capability) lists their interactions and operations.
+
+Adding an operation is one row below plus its handler. Framework-free: a handler takes the
+services, the caller's AccessContext and a `Call` (the path's type, id and version, and the
+inputs the HTTP adapter or the Bundle processor read), and returns a Reply.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from fhir_server.errors import BadRequest, MethodNotAllowed, NotFound
+from fhir_server.interactions import Interactions, Reply, parse_query_string
+from fhir_server.store.unit_of_work import UnitOfWork
+from smart_auth.context import AccessContext
+
+# What a route reads from the request body: a FHIR JSON resource or Bundle, a JSON Patch
+# (http.html#patch), or form-encoded search parameters (POST [type]/_search).
+Body = Literal["json", "patch", "form"]
+
+# The restful-interaction codes that change a resource (refused on read-only types).
+WRITES = frozenset({"create", "update", "patch", "delete"})
+
+SUMMARY_VALUES = ("true", "false", "text", "data", "count")
+
+
+class Services(Protocol):
+    """What a handler reaches; inside a Bundle, the interactions only (fhir_server.transaction)."""
+
+    interactions: Interactions
+
+
+class BundleIntake(Protocol):
+    def process(self, ctx: AccessContext, bundle: Any, prefer: str | None) -> Reply: ...
+
+
+class Server(Services, Protocol):
+    """The app's services (fhir_server.app.Carnet), for the routes a Bundle may not carry."""
+
+    ingestion: BundleIntake
+
+    def capabilities(self) -> Reply: ...
+
+
+@dataclass
+class Call:
+    """One request to a route: what its path named and what the request brought."""
+
+    type: str = ""
+    id: str = ""
+    vid: str = ""
+    query: str = ""  # as sent: a conditional write names its search by it
+    parameters: list[tuple[str, str]] | None = None  # None: parsed from `query` when asked
+    body: Any = None
+    prefer: str | None = None  # Prefer: return=
+    strict: bool = False  # Prefer: handling=strict
+    if_match: str | None = None
+    if_none_exist: str | None = None
+    native: bool = False  # a Binary's own content is asked for, not its FHIR JSON
+    uow: UnitOfWork | None = None  # a transaction's unit of work
+    assigned_id: str | None = None  # a transaction's create: the id its references were given
+
+    def search_parameters(self) -> list[tuple[str, str]]:
+        """The query's parameters (and a POST _search's form), as the adapter read them."""
+        if self.parameters is None:
+            return parse_query_string(self.query)
+        return self.parameters
+
+
+Handler = Callable[[Any, AccessContext | None, Call], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str  # relative to the base: literal segments and {type}, {id}, {vid}
+    interaction: str
+    handler: Handler
+    summary: str
+    operation: str | None = None  # an operation's name, without its `$`
+    body: Body | None = None
+    in_bundle: bool = True  # False: a Bundle entry may not name this route
+    public: bool = False  # answered without an access token
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return _segments(self.pattern)
+
+
+@dataclass(frozen=True)
+class Match:
+    route: Route
+    params: dict[str, str]  # type, id, vid as the path gave them
+
+
+def _segments(pattern: str) -> tuple[str, ...]:
+    return tuple(s for s in pattern.split("/") if s)
+
+
+def _bind(segments: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
+    if len(segments) != len(parts):
+        return None
+    params = {}
+    for segment, part in zip(segments, parts, strict=True):
+        if segment.startswith("{"):
+            params[segment[1:-1]] = part
+        elif segment != part:
+            return None
+    return params
+
+
+def _specificity(segments: tuple[str, ...]) -> tuple[bool, ...]:
+    """Literal segments win over parameters, leftmost first: `metadata` is not a type,
+    `Patient/_history` not an id."""
+    return tuple(s.startswith("{") for s in segments)
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+class RouteTable:
+    def __init__(self, routes: Iterable[Route]):
+        self.routes = tuple(routes)
+        self._by_key: dict[tuple[str, str], Route] = {}
+        for route in self.routes:
+            if route.method == "HEAD":
+                raise ValueError(f"HEAD {route.pattern!r}: HEAD is answered by the GET route")
+            if (route.method, route.pattern) in self._by_key:
+                raise ValueError(f"{route.method} {route.pattern!r} is declared twice")
+            self._by_key[route.method, route.pattern] = route
+        self._segments = {route.pattern: route.segments for route in self.routes}
+        self.patterns = tuple(self._segments)  # in the table's order
+
+    def __iter__(self):
+        return iter(self.routes)
+
+    def allowed(self, pattern: str) -> list[str]:
+        """The methods a pattern answers, HEAD with GET."""
+        methods = {method for method, p in self._by_key if p == pattern}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return [m for m in _METHOD_ORDER if m in methods]
+
+    def allowed_on(self, path: str) -> list[str]:
+        return self.allowed(self._pattern_of(path)[0])
+
+    def match(self, method: str, path: str) -> Match:
+        """The route of `method` on `path`, relative to the base (HEAD is GET).
+
+        404 when no pattern has this path, 405 with Allow when its pattern has not this method.
+        """
+        pattern, params = self._pattern_of(path)
+        route = self._by_key.get(("GET" if method == "HEAD" else method, pattern))
+        if route is None:
+            allow = ", ".join(self.allowed(pattern))
+            shown = "/".join(["[base]", *(p for p in path.split("/") if p)])
+            raise MethodNotAllowed(
+                f"{method} is not allowed on {shown}; it allows {allow}", headers={"Allow": allow}
+            )
+        return Match(route, params)
+
+    def _pattern_of(self, path: str) -> tuple[str, dict[str, str]]:
+        """The most literal pattern having this path (empty segments ignored, as in a Bundle
+        entry's url) and the parameters it binds; 404 when none has it."""
+        parts = [part for part in path.split("/") if part]
+        bound = [
+            (pattern, params)
+            for pattern, segments in self._segments.items()
+            if (params := _bind(segments, parts)) is not None
+        ]
+        if not bound:
+            raise NotFound("No such URL on this FHIR server")
+        return min(bound, key=lambda found: _specificity(self._segments[found[0]]))
+
+
+# -- handlers: one per row, each a thin call of the framework-free interactions -------------------
+def capabilities(s: Server, ctx: AccessContext | None, call: Call) -> Reply:
+    return s.capabilities()
+
+
+def bundle(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return s.ingestion.process(ctx, call.body, call.prefer)
+
+
+def search(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.search(ctx, call.type, call.search_parameters(), strict=call.strict)
+
+
+def create(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.create(
+        ctx,
+        call.type,
+        call.body,
+        prefer=call.prefer,
+        if_none_exist=call.if_none_exist,
+        uow=call.uow,
+        assigned_id=call.assigned_id,
+    )
+
+
+def conditional_update(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.conditional_update(
+        ctx,
+        call.type,
+        call.query,
+        call.body,
+        if_match=call.if_match,
+        prefer=call.prefer,
+        uow=call.uow,
+    )
+
+
+def conditional_patch(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.conditional_patch(
+        ctx,
+        call.type,
+        call.query,
+        call.body,
+        if_match=call.if_match,
+        prefer=call.prefer,
+        uow=call.uow,
+    )
+
+
+def conditional_delete(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.conditional_delete(ctx, call.type, call.query, uow=call.uow)
+
+
+def history_type(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.history(ctx, call.type, None, call.search_parameters())
+
+
+def _summary_elements(parameters: list[tuple[str, str]]) -> tuple[str | None, list[str] | None]:
+    """_summary and _elements of a read (search.html#summary, search.html#elements)."""
+    summary = next((v for k, v in parameters if k == "_summary"), None)
+    elements = next((v for k, v in parameters if k == "_elements"), None)
+    if summary is not None and summary not in SUMMARY_VALUES:
+        raise BadRequest(
+            "_summary must be true, false, text, data or count", expression=["_summary"]
+        )
+    return summary, [e.strip() for e in elements.split(",")] if elements else None
+
+
+def read(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    if call.native:
+        return s.interactions.binary_content(ctx, call.id)
+    summary, elements = _summary_elements(call.search_parameters())
+    return s.interactions.read(ctx, call.type, call.id, summary, elements)
+
+
+def update(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.update(
+        ctx,
+        call.type,
+        call.id,
+        call.body,
+        if_match=call.if_match,
+        prefer=call.prefer,
+        uow=call.uow,
+    )
+
+
+def patch(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.patch(
+        ctx,
+        call.type,
+        call.id,
+        call.body,
+        if_match=call.if_match,
+        prefer=call.prefer,
+        uow=call.uow,
+    )
+
+
+def delete(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.delete(ctx, call.type, call.id, if_match=call.if_match, uow=call.uow)
+
+
+def history_instance(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.history(ctx, call.type, call.id, call.search_parameters())
+
+
+def vread(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.vread(ctx, call.type, call.id, call.vid)
+
+
+def mask(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.mask(ctx, call.id, True, prefer=call.prefer, uow=call.uow)
+
+
+def unmask(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.mask(ctx, call.id, False, prefer=call.prefer, uow=call.uow)
+
+
+# -- the table --------------------------------------------------------------------------------
+# One row per route; adding an operation is one row plus its handler.
+# fmt: off
+ROUTES = RouteTable([
+    Route("GET", "metadata", "capabilities", capabilities, "Capabilities: the CapabilityStatement (http.html#capabilities).", in_bundle=False, public=True),
+    Route("POST", "", "transaction", bundle, "Batch or transaction Bundle (http.html#transaction); ITI-65 Provide Document Bundle.", body="json", in_bundle=False),
+    Route("GET", "{type}", "search-type", search, "Search (http.html#search)."),
+    Route("POST", "{type}", "create", create, "Create, or conditional create with If-None-Exist (http.html#create).", body="json"),
+    Route("PUT", "{type}", "update", conditional_update, "Conditional update (http.html#cond-update).", body="json"),
+    Route("PATCH", "{type}", "patch", conditional_patch, "Conditional patch (http.html#patch).", body="patch"),
+    Route("DELETE", "{type}", "delete", conditional_delete, "Conditional delete (http.html#3.1.0.7.1)."),
+    Route("POST", "{type}/_search", "search-type", search, "Search by POST with form-encoded parameters (http.html#search).", body="form"),
+    Route("GET", "{type}/_history", "history-type", history_type, "Type history (http.html#history)."),
+    Route("GET", "{type}/{id}", "read", read, "Read (http.html#read); a Binary answers its native content unless FHIR JSON is asked."),
+    Route("PUT", "{type}/{id}", "update", update, "Update, or create with a client id (http.html#update).", body="json"),
+    Route("PATCH", "{type}/{id}", "patch", patch, "Patch with JSON Patch (http.html#patch).", body="patch"),
+    Route("DELETE", "{type}/{id}", "delete", delete, "Logical delete (http.html#delete)."),
+    Route("GET", "{type}/{id}/_history", "history-instance", history_instance, "Instance history (http.html#history)."),
+    Route("GET", "{type}/{id}/_history/{vid}", "vread", vread, "Version read (http.html#vread)."),
+    Route("POST", "DocumentReference/{id}/$mask", "operation", mask, "Mask a document from professionals (MASQUE_PS), keeping its other labels.", operation="mask"),
+    Route("POST", "DocumentReference/{id}/$unmask", "operation", unmask, "Lift MASQUE_PS from a document.", operation="unmask"),
+])
+# fmt: on
