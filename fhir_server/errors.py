@@ -83,8 +83,16 @@ class PreconditionFailed(FhirError):
     status, code = 412, "conflict"
 
 
-class TooLarge(FhirError):
-    status, code = 413, "too-costly"
+class TooCostly(FhirError):
+    """A search the server will not run as asked: it would scan or match too much (400)."""
+
+    status, code = 400, "too-costly"
+
+
+class TooLarge(TooCostly):
+    """A request body or Bundle larger than the server accepts (413 Content Too Large)."""
+
+    status = 413
 
 
 class UnsupportedMediaType(FhirError):

@@ -20,7 +20,15 @@ from pymongo.errors import DuplicateKeyError
 from consent.acl import access_fields
 from consent.policy import Policy, WriteIntent
 from fhir_server import jsonio
-from fhir_server.errors import Conflict, FhirError, Forbidden, Gone, NotFound, PreconditionFailed
+from fhir_server.errors import (
+    Conflict,
+    FhirError,
+    Forbidden,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    TooCostly,
+)
 from fhir_server.resources import IMMUTABLE_TYPES, SUPPORTED_TYPES
 from fhir_server.search.extract import extract
 from fhir_server.search.registry import Registry
@@ -178,11 +186,9 @@ class Store:
         """Current versions matching `query` that `ctx` may see."""
         full = self._policy_filter(ctx, resource_type, query)
         if not full and sort and sort[0][0] not in UNFILTERED_SORTS:
-            raise FhirError(
+            raise TooCostly(
                 f"Sorting all {resource_type} resources by '{sort[0][0].removeprefix('so.')}' would scan "
                 "the whole collection; add a search parameter that narrows the search",
-                status=400,
-                code="too-costly",
                 expression=["_sort"],
             )
         self._observe(indexes.current_name(resource_type), full, sort)
