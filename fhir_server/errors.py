@@ -90,9 +90,7 @@ class TooCostly(FhirError):
 
 
 class TooLarge(TooCostly):
-    """A request body or Bundle larger than the server accepts (413 Content Too Large)."""
-
-    status = 413
+    status, code = 413, "too-costly"
 
 
 class UnsupportedMediaType(FhirError):
