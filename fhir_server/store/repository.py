@@ -85,6 +85,16 @@ def _has_decimal(node) -> bool:
     return isinstance(node, Decimal)
 
 
+def _insert(coll, doc: dict, tx: UnitOfWork, race: str) -> None:
+    """Insert `doc` in the unit of work, removed again if it rolls back; a duplicate `_id` means
+    a concurrent write got there first (409, `race` saying what happened)."""
+    try:
+        coll.insert_one(doc, session=tx.session)
+    except DuplicateKeyError as exc:
+        raise Conflict(f"{race}; try again") from exc
+    tx.on_rollback(lambda: coll.delete_one({"_id": doc["_id"]}))
+
+
 def _resource(doc: dict) -> dict | None:
     """The stored resource, its decimals back from Decimal128 (see fhir_server.jsonio)."""
     res = doc.get("res")
@@ -525,13 +535,7 @@ class Store:
     ) -> None:
         coll = self._current(resource_type)
         if current is None:
-            try:
-                coll.insert_one(doc, session=tx.session)
-            except DuplicateKeyError as exc:
-                raise Conflict(
-                    f"{resource_type}/{doc['_id']} was created meanwhile; try again"
-                ) from exc
-            tx.on_rollback(lambda: coll.delete_one({"_id": doc["_id"]}))
+            _insert(coll, doc, tx, f"{resource_type}/{doc['_id']} was created meanwhile")
             return
         replaced = coll.find_one_and_replace(
             {"_id": doc["_id"], "vid": current["vid"]},
@@ -563,13 +567,7 @@ class Store:
             entry["dec"] = True
         if "blob" in doc:
             entry["blob"] = doc["blob"]
-        try:
-            coll.insert_one(entry, session=tx.session)
-        except DuplicateKeyError as exc:
-            raise Conflict(
-                f"{resource_type}/{doc['_id']} was changed meanwhile; try again"
-            ) from exc
-        tx.on_rollback(lambda: coll.delete_one({"_id": entry["_id"]}))
+        _insert(coll, entry, tx, f"{resource_type}/{doc['_id']} was changed meanwhile")
 
     def _sync_acl(
         self, resource_type: str, id: str, acl: dict, previous: dict | None, tx: UnitOfWork
