@@ -7,6 +7,7 @@ importing it: the factory's module imports Flask, and these tests show the core 
 """
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -54,19 +55,26 @@ def build_core(settings: Settings) -> Core:
     return Core(store, policy, engine, interactions, operator_context("core-test"))
 
 
-@pytest.fixture
-def core(settings, queries):
-    """The core on this test's store; like the app's fixture, it fails a test whose queries a
-    declared index does not serve."""
-    built = build_core(settings)
-    built.store.observers.append(
+@contextmanager
+def watched(store: Store, queries: list):
+    """A test's store: every query it issues goes into `queries`, and the test fails at the end if
+    a declared index does not serve one; on MongoDB the test's database is dropped afterwards."""
+    store.observers.append(
         lambda collection, query, sort: queries.append((collection, query, sort))
     )
-    yield built
+    yield store
     bad = unserved(queries)
     assert not bad, f"queries not served by a declared index: {bad}"
     if os.environ.get("MONGODB_URI"):
-        built.store.db.client.drop_database(built.store.db.name)
+        store.db.client.drop_database(store.db.name)
+
+
+@pytest.fixture
+def core(settings, queries):
+    """The core on this test's store (watched as the app's is)."""
+    built = build_core(settings)
+    with watched(built.store, queries):
+        yield built
 
 
 def caller(actor: str, fhir_user: str, scope: str, **claims) -> AccessContext:
@@ -84,3 +92,13 @@ def patient(id: str, scope: str = "patient/*.cruds") -> AccessContext:
 def practitioner(id: str, scope: str = "user/*.cruds") -> AccessContext:
     """A professional through labelled software, no patient in context."""
     return caller("practitioner", f"Practitioner/{id}", scope, labelled=True)
+
+
+def open_record(core: Core, id: str, attending: str | None = None) -> AccessContext:
+    """A patient's record opened by the server, as a loader would (`attending`: their attending
+    doctor, Practitioner/<id>); returns the patient's own context."""
+    record = {"resourceType": "Patient", "id": id, "name": [{"family": id.capitalize()}]}
+    if attending:
+        record["generalPractitioner"] = [{"reference": attending}]
+    assert core.interactions.update(core.operator, "Patient", id, record).status == 201
+    return patient(id)

@@ -10,7 +10,7 @@ import pytest
 from consent import codes
 from fhir_server.errors import Forbidden, NotFound
 from tests.consent.world import document, privacy_consent
-from tests.core import caller, patient, practitioner
+from tests.core import caller, open_record, patient, practitioner
 
 RECORD = "Patient/alice"
 
@@ -18,13 +18,7 @@ RECORD = "Patient/alice"
 @pytest.fixture
 def alice(core):
     """Alice's record and its two documents: {"normal": id, "masked": id}."""
-    record = {
-        "resourceType": "Patient",
-        "id": "alice",
-        "generalPractitioner": [{"reference": "Practitioner/gp"}],
-    }
-    core.interactions.update(core.operator, "Patient", "alice", record)
-    own = patient("alice")
+    own = open_record(core, "alice", attending=_pr("gp"))
     core.interactions.create(own, "Consent", privacy_consent("alice", "permit", [_pr("colleague")]))
     core.interactions.create(own, "Consent", privacy_consent("alice", "deny", [_pr("blocked")]))
     hospital = caller(

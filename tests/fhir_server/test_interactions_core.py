@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from fhir_server.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionFailed
-from tests.core import patient, practitioner
+from tests.core import open_record, patient, practitioner
 
 WEIGHT = {
     "resourceType": "Observation",
@@ -22,15 +22,8 @@ WEIGHT = {
 
 @pytest.fixture
 def alice(core):
-    """Alice's record, opened by the server (as a loader would), her GP as attending doctor."""
-    record = {
-        "resourceType": "Patient",
-        "id": "alice",
-        "name": [{"family": "Martin"}],
-        "generalPractitioner": [{"reference": "Practitioner/gp"}],
-    }
-    assert core.interactions.update(core.operator, "Patient", "alice", record).status == 201
-    return patient("alice")
+    """Alice's own context, her record open, her GP as attending doctor."""
+    return open_record(core, "alice", attending="Practitioner/gp")
 
 
 def test_create_then_read_in_the_patients_own_record(core, alice):

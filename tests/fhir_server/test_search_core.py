@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from fhir_server.errors import BadRequest, TooCostly
-from tests.core import build_core, patient, practitioner
+from tests.core import build_core, open_record, patient, practitioner
 
 LOINC = "http://loinc.org"
 
@@ -26,11 +26,8 @@ def observation(patient_id: str, code: str) -> dict:
 @pytest.fixture
 def seeded(core):
     """Two records (Alice's GP is Practitioner/gp), three observations: id by (patient, code)."""
-    for id in ("alice", "bernard"):
-        record = {"resourceType": "Patient", "id": id, "name": [{"family": id}]}
-        if id == "alice":
-            record["generalPractitioner"] = [{"reference": "Practitioner/gp"}]
-        core.interactions.update(core.operator, "Patient", id, record)
+    open_record(core, "alice", attending="Practitioner/gp")
+    open_record(core, "bernard")
     made = [("alice", "29463-7"), ("alice", "8867-4"), ("bernard", "29463-7")]
     return {
         (who, code): core.interactions.create(
