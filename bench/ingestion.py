@@ -27,21 +27,24 @@ import base64
 import copy
 import hashlib
 import json
-import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rest_core import document, insert_direct, machine, store_description  # noqa: E402
+from bench.rest_core import (  # noqa: E402
+    discard,
+    document,
+    insert_direct,
+    machine,
+    scratch_settings,
+    store_description,
+)
 from fhir_server.app import build, create_app  # noqa: E402
-from fhir_server.config import Settings  # noqa: E402
 from ingestion.ins import nir_key  # noqa: E402
 
 FHIR_JSON = "application/fhir+json"
@@ -133,11 +136,7 @@ def preload(carnet, count: int, rng: random.Random) -> None:
 def run(args, preloaded: int) -> tuple[list, int, int]:
     """One fresh store, `preloaded` documents, then the timed pushes: (results, stored, opened)."""
     rng = random.Random(65)
-    db_name = f"carnet_bench_{uuid.uuid4().hex[:8]}"
-    data_dir = tempfile.mkdtemp(prefix="carnet-bench-")
-    settings = Settings.from_env(
-        base_url="http://bench/fhir", mongodb_db=db_name, data_dir=data_dir
-    )
+    settings = scratch_settings()
     carnet = build(settings)
     client = create_app(settings, carnet).test_client()
     token, _ = carnet.auth.tokens.issue(
@@ -179,9 +178,7 @@ def run(args, preloaded: int) -> tuple[list, int, int]:
         stored = carnet.store.db["DocumentReference"].count_documents({}) - preloaded - 1
         opened = carnet.store.db["Patient"].count_documents({}) - 1
     finally:
-        if os.environ.get("MONGODB_URI"):
-            carnet.store.db.client.drop_database(db_name)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        discard(carnet)
     return results, stored, opened
 
 

@@ -14,20 +14,23 @@ This is a script, not a test. It prints the machine and store it ran on.
 
 import argparse
 import gc
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rest_core import FHIR_JSON, document, machine, store_description  # noqa: E402
+from bench.rest_core import (  # noqa: E402
+    FHIR_JSON,
+    discard,
+    document,
+    machine,
+    scratch_settings,
+    store_description,
+)
 from fhir_server.app import build, create_app  # noqa: E402
-from fhir_server.config import Settings  # noqa: E402
 from smart_auth.context import operator_context  # noqa: E402
 
 PATIENT = "bench-mem-patient"
@@ -53,11 +56,7 @@ def main(argv=None) -> int:
 
     logging.getLogger("carnet").setLevel(logging.ERROR)
     rng = random.Random(5000)
-    db_name = f"carnet_bench_{uuid.uuid4().hex[:8]}"
-    data_dir = tempfile.mkdtemp(prefix="carnet-bench-")
-    settings = Settings.from_env(
-        base_url="http://bench/fhir", mongodb_db=db_name, data_dir=data_dir
-    )
+    settings = scratch_settings()
     carnet = build(settings)
     client = create_app(settings, carnet).test_client()
     print("Carnet memory benchmark (audited reads)")
@@ -105,9 +104,7 @@ def main(argv=None) -> int:
         elapsed = time.perf_counter() - started
         audited = audits.count_documents({}) - audited_before
     finally:
-        if os.environ.get("MONGODB_URI"):
-            carnet.store.db.client.drop_database(db_name)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        discard(carnet)
     if audited < args.reads:
         raise RuntimeError(f"{args.reads} reads stored only {audited} AuditEvents")
     growth = figures[args.reads] - figures[args.first]

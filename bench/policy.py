@@ -15,11 +15,8 @@ This is a script, not a test. It prints the machine and store it ran on.
 """
 
 import argparse
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -32,7 +29,6 @@ import rest_core  # noqa: E402
 from consent import codes  # noqa: E402
 from consent.policy import ReadRule  # noqa: E402
 from fhir_server.app import build, create_app  # noqa: E402
-from fhir_server.config import Settings  # noqa: E402
 from smart_auth.context import operator_context  # noqa: E402
 
 FHIR_JSON = "application/fhir+json"
@@ -139,11 +135,7 @@ def main(argv=None) -> int:
     rng = random.Random(args.size)
     print(f"machine: {rest_core.machine()}")
     print(f"store:   {rest_core.store_description()}")
-    db_name = f"carnet_bench_{uuid.uuid4().hex[:8]}"
-    data_dir = tempfile.mkdtemp(prefix="carnet-bench-")  # the embedded store's, removed at the end
-    settings = Settings.from_env(
-        base_url="http://bench/fhir", mongodb_db=db_name, data_dir=data_dir
-    )
+    settings = rest_core.scratch_settings()
     real = build(settings)
     try:
         start = time.perf_counter()
@@ -215,9 +207,7 @@ def main(argv=None) -> int:
                 f"{without[1]:6.1f} ms {with_[0] / without[0]:9.2f}x"
             )
     finally:
-        if os.environ.get("MONGODB_URI"):
-            real.store.db.client.drop_database(db_name)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        rest_core.discard(real)
     return 0
 
 

@@ -227,14 +227,28 @@ def targets(results: dict[int, dict]) -> str:
     return "\n".join(lines)
 
 
+# -- a scratch store -------------------------------------------------------------------------------
+def scratch_settings() -> Settings:
+    """Settings on a scratch store: a fresh data directory for the embedded store, a fresh
+    database on MONGODB_URI; `discard` removes both."""
+    return Settings.from_env(
+        base_url="http://bench/fhir",
+        mongodb_db=f"carnet_bench_{uuid.uuid4().hex[:8]}",
+        data_dir=tempfile.mkdtemp(prefix="carnet-bench-"),
+    )
+
+
+def discard(carnet) -> None:
+    """Remove the scratch store `carnet` was built on (scratch_settings)."""
+    if carnet.settings.mongodb_uri:
+        carnet.store.db.client.drop_database(carnet.settings.mongodb_db)
+    shutil.rmtree(carnet.settings.data_dir, ignore_errors=True)
+
+
 # -- one size ----------------------------------------------------------------------------------------
 def run_size(size: int, args, log) -> dict:
     rng = random.Random(size)
-    db_name = f"carnet_bench_{uuid.uuid4().hex[:8]}"
-    data_dir = tempfile.mkdtemp(prefix="carnet-bench-")
-    settings = Settings.from_env(
-        base_url="http://bench/fhir", mongodb_db=db_name, data_dir=data_dir
-    )
+    settings = scratch_settings()
     carnet = build(settings)
     app = create_app(settings, carnet)
     client = app.test_client()
@@ -349,9 +363,7 @@ def run_size(size: int, args, log) -> dict:
         )
         result["per_patient"] = size / len(patients)
     finally:
-        if os.environ.get("MONGODB_URI"):
-            carnet.store.db.client.drop_database(db_name)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        discard(carnet)
     return result
 
 

@@ -218,19 +218,21 @@ class Policy:
             said = facts.choices
             if pk in refused:
                 continue
-            if names_me(said.blocked):
-                blocked.append(pk)
-                rules[pk] = "blocked-by-patient"
-            elif names_me(facts.attending):
-                full.append(pk)
-                rules[pk] = "attending-doctor"
-            elif names_me(said.sees_masked):
-                full.append(pk)
-                rules[pk] = "care-team-with-masked"
-            elif names_me(said.permitted):
-                plain.append(pk)
-                rules[pk] = "care-team"
-            elif emergency and pk == ctx.patient:
+            # How a record may name the caller, the first that does deciding: blocking first.
+            named = (
+                (said.blocked, blocked, "blocked-by-patient"),
+                (facts.attending, full, "attending-doctor"),
+                (said.sees_masked, full, "care-team-with-masked"),
+                (said.permitted, plain, "care-team"),
+            )
+            for refs, into, rule in named:
+                if names_me(refs):
+                    into.append(pk)
+                    rules[pk] = rule
+                    break
+            else:
+                if not (emergency and pk == ctx.patient):
+                    continue
                 if ctx.purpose_of_use in said.refused_modes:
                     rules[pk] = "emergency-refused-by-patient"
                     continue

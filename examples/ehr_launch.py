@@ -19,9 +19,9 @@ from smart_common import (
     Fhir,
     FlowError,
     add_login_args,
-    authorization_code_flow,
     base_parser,
-    discover,
+    display_name,
+    patient_launch,
     run_flow,
     step,
 )
@@ -44,12 +44,9 @@ def register_launch(base: str, credentials: tuple[str, str], patient: str) -> st
 
 def run(args) -> None:
     credentials = (args.client_id, args.client_secret)
-    config = discover(args.base)
+    # The EHR registers the launch first, then the app it launches discovers the server.
     launch = register_launch(args.base, credentials, args.patient)
-    token = authorization_code_flow(args, config, {"launch": launch}, auth=credentials)
-    patient = token.get("patient")
-    if not patient:
-        raise FlowError("the token response has no patient")
+    token, patient = patient_launch(args, {"launch": launch}, auth=credentials)
     print(
         f"Token response patient: {patient} "
         f"(need_patient_banner: {str(token.get('need_patient_banner')).lower()})"
@@ -62,8 +59,7 @@ def run(args) -> None:
     except FlowError as refused:
         print(f"   the access policy did not let {args.username} read it: {refused}")
     else:
-        name = resource.get("name", [{}])[0]
-        print(f"Patient/{patient}: {' '.join(name.get('given', []))} {name.get('family', '')}")
+        print(f"Patient/{patient}: {display_name(resource)}")
 
 
 def main(argv: list[str] | None = None) -> int:

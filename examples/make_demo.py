@@ -106,52 +106,57 @@ def pdf(lines: list[str]) -> bytes:
 
 
 # -- the directory: organisations, practitioners, roles ------------------------------------------
-HEGP = {
-    "resourceType": "Organization",
-    "id": "demo-hegp",
-    "identifier": [
-        {"system": IDNST, "value": "1750803447"},
-        {"system": FINESS, "value": "750803447"},
-    ],
-    "active": True,
-    "type": [concept(TRE_R02, "SA01", "Etablissement public de santé")],
-    "name": "Hôpital européen Georges-Pompidou",
-    "alias": ["HEGP"],
-    "telecom": [{"system": "phone", "value": "+33 1 56 09 20 00", "use": "work"}],
-    "address": [
-        {"line": ["20 rue Leblanc"], "city": "Paris", "postalCode": "75015", "country": "FRA"}
-    ],
-}
-LABO = {
-    "resourceType": "Organization",
-    "id": "demo-labo",
-    "identifier": [
-        {"system": IDNST, "value": "1750045678"},
-        {"system": FINESS, "value": "750045678"},
-    ],
-    "active": True,
-    "type": [concept(TRE_R02, "SA25", "Laboratoire de biologie médicale")],
-    "name": "Laboratoire Bio-Voltaire",
-    "telecom": [{"system": "phone", "value": "+33 1 43 79 12 34", "use": "work"}],
-    "address": [
-        {
-            "line": ["41 boulevard Voltaire"],
-            "city": "Paris",
-            "postalCode": "75011",
-            "country": "FRA",
-        }
-    ],
-}
+def national_ids(national: str, prefix: str, registry: str, number: str) -> list[dict]:
+    """A registry number (FINESS, RPPS) and the national id made of it (IDNST 1+, IDNPS 8+)."""
+    return [
+        {"system": national, "value": f"{prefix}{number}"},
+        {"system": registry, "value": number},
+    ]
+
+
+def organisation(id, finess, kind, name, phone, line, postal, alias=None):
+    """A health organisation, identified by its FINESS number."""
+    out = {
+        "resourceType": "Organization",
+        "id": id,
+        "identifier": national_ids(IDNST, "1", FINESS, finess),
+        "active": True,
+        "type": [concept(TRE_R02, *kind)],
+        "name": name,
+    }
+    if alias:
+        out["alias"] = [alias]
+    out["telecom"] = [{"system": "phone", "value": phone, "use": "work"}]
+    out["address"] = [{"line": [line], "city": "Paris", "postalCode": postal, "country": "FRA"}]
+    return out
+
+
+HEGP = organisation(
+    "demo-hegp",
+    "750803447",
+    ("SA01", "Etablissement public de santé"),
+    "Hôpital européen Georges-Pompidou",
+    "+33 1 56 09 20 00",
+    "20 rue Leblanc",
+    "75015",
+    alias="HEGP",
+)
+LABO = organisation(
+    "demo-labo",
+    "750045678",
+    ("SA25", "Laboratoire de biologie médicale"),
+    "Laboratoire Bio-Voltaire",
+    "+33 1 43 79 12 34",
+    "41 boulevard Voltaire",
+    "75011",
+)
 
 
 def practitioner(id, rpps, family, given, gender, profession=("10", "Médecin")):
     return {
         "resourceType": "Practitioner",
         "id": id,
-        "identifier": [
-            {"system": IDNPS, "value": f"8{rpps}"},
-            {"system": RPPS, "value": rpps},
-        ],
+        "identifier": national_ids(IDNPS, "8", RPPS, rpps),
         "active": True,
         "name": [{"use": "official", "family": family, "given": [given], "prefix": ["Dr"]}],
         "gender": gender,

@@ -14,30 +14,16 @@ approves; the callback brings a code, exchanged with the verifier for a token na
 
 import sys
 
-from smart_common import (
-    Fhir,
-    FlowError,
-    add_login_args,
-    authorization_code_flow,
-    base_parser,
-    discover,
-    run_flow,
-)
+from smart_common import Fhir, add_login_args, base_parser, display_name, patient_launch, run_flow
 
 SCOPE = "openid fhirUser launch/patient patient/Patient.rs patient/DocumentReference.rs"
 
 
 def run(args) -> None:
-    config = discover(args.base)
-    token = authorization_code_flow(args, config)
-    patient = token.get("patient")
-    if not patient:
-        raise FlowError("the token response has no patient")
+    token, patient = patient_launch(args)
     print(f"Token obtained; patient in context: {patient}")
     fhir = Fhir(args.base, token["access_token"])
-    resource = fhir.get(f"Patient/{patient}").json()
-    name = resource.get("name", [{}])[0]
-    print(f"Patient/{patient}: {' '.join(name.get('given', []))} {name.get('family', '')}")
+    print(f"Patient/{patient}: {display_name(fhir.get(f'Patient/{patient}').json())}")
     bundle = fhir.get(f"DocumentReference?patient=Patient/{patient}&_sort=-date").json()
     documents = [entry["resource"] for entry in bundle.get("entry", [])]
     print(f"{len(documents)} DocumentReference(s) for Patient/{patient}:")

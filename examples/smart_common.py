@@ -256,6 +256,25 @@ def authorization_code_flow(args, config: dict, extra: dict | None = None, auth=
     return token_request(config, data, auth=auth)
 
 
+def patient_launch(args, extra: dict | None = None, auth=None) -> tuple[dict, str]:
+    """Discovery, then the authorization code flow of a launch that must end with a patient in
+    context: the token response and that patient's id.
+
+    https://hl7.org/fhir/smart-app-launch/app-launch.html#launch-context-arrives-with-your-access_token
+    """
+    token = authorization_code_flow(args, discover(args.base), extra, auth)
+    patient = token.get("patient")
+    if not patient:
+        raise FlowError("the token response has no patient")
+    return token, patient
+
+
+def display_name(resource: dict) -> str:
+    """A Patient's first name as `given family`."""
+    name = resource.get("name", [{}])[0]
+    return f"{' '.join(name.get('given', []))} {name.get('family', '')}"
+
+
 def run_flow(run, args) -> int:
     """Run one example flow; a refusal or a network error is reported, exit status 1."""
     try:

@@ -1,47 +1,85 @@
-"""Server settings, all read from environment variables (listed in the README)."""
+"""Server settings, read from environment variables (listed in the README's tables).
+
+Each setting is declared once: its default, and for those an operator sets, the variable it is
+read from and how that variable's text becomes the value (`from_env`). tests/fhir_server/
+test_config.py checks the README's tables against these declarations.
+"""
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+@dataclass(frozen=True)
+class EnvVar:
+    """Where a setting comes from: its environment variable and how its text is read."""
+
+    name: str
+    parse: Callable[[str], Any] = str
+    # An empty variable counts as unset (the default applies); otherwise it is parsed like any text.
+    blank_is_unset: bool = True
+
+
+def _env(name: str, default: Any = None, parse: Callable[[str], Any] = str, **how) -> Any:
+    return field(default=default, metadata={"env": EnvVar(name, parse, **how)})
+
+
+def _integer(name: str, default: int) -> Any:
+    """A whole number; an empty or non-numeric variable is an error (ValueError at start-up)."""
+    return _env(name, default, int, blank_is_unset=False)
+
+
+def _flag(name: str) -> Any:
+    """Off unless the variable says `1`, `true` or `yes` (any case)."""
+    return _env(name, False, lambda text: text.strip().lower() in ("1", "true", "yes"))
+
+
+def env_var(setting) -> EnvVar | None:
+    """The environment variable a Settings field is read from (None: not configurable)."""
+    return setting.metadata.get("env")
 
 
 @dataclass(frozen=True)
 class Settings:
-    mongodb_uri: str | None = None
-    mongodb_db: str = "carnet"
-    data_dir: str = "carnet-data"  # the embedded store's directory, when MONGODB_URI is unset
-    base_url: str = "http://localhost:8080/fhir"
-    default_count: int = 20
-    max_count: int = 200
-    max_body_bytes: int = 20 * 1024 * 1024
-    gridfs_threshold: int = 256 * 1024
-    max_bundle_entries: int = 1000
+    mongodb_uri: str | None = _env("MONGODB_URI")
+    mongodb_db: str = _env("MONGODB_DB", "carnet", blank_is_unset=False)
+    # The embedded store's directory, when MONGODB_URI is unset
+    data_dir: str = _env("FHIR_SERVER_DATA_DIR", "carnet-data")
+    base_url: str = _env(
+        "FHIR_SERVER_BASE_URL",
+        "http://localhost:8080/fhir",
+        lambda text: text.rstrip("/"),
+        blank_is_unset=False,
+    )
+    default_count: int = _integer("FHIR_SERVER_DEFAULT_COUNT", 20)
+    max_count: int = _integer("FHIR_SERVER_MAX_COUNT", 200)
+    max_body_bytes: int = _integer("FHIR_SERVER_MAX_BODY_BYTES", 20 * 1024 * 1024)
+    gridfs_threshold: int = _integer("FHIR_SERVER_GRIDFS_THRESHOLD", 256 * 1024)
+    max_bundle_entries: int = _integer("FHIR_SERVER_MAX_BUNDLE_ENTRIES", 1000)
     max_chain_ids: int = 1000
     include_limit: int = 1000
     # Authorization (smart_auth)
-    token_lifetime: int = 900
-    refresh_lifetime: int = 30 * 24 * 3600
-    admin_token: str | None = None
-    outbox: str = "outbox.jsonl"
-    otp_lifetime: int = 15 * 60
-    login_max_failures: int = 5
-    lockout_seconds: int = 15 * 60
-    secret_key: str | None = None
+    token_lifetime: int = _integer("FHIR_SERVER_TOKEN_LIFETIME", 900)
+    refresh_lifetime: int = _integer("FHIR_SERVER_REFRESH_LIFETIME", 30 * 24 * 3600)
+    admin_token: str | None = _env("FHIR_SERVER_ADMIN_TOKEN")
+    outbox: str = _env("FHIR_SERVER_OUTBOX", "outbox.jsonl", blank_is_unset=False)
+    otp_lifetime: int = _integer("FHIR_SERVER_OTP_LIFETIME", 15 * 60)
+    login_max_failures: int = _integer("FHIR_SERVER_LOGIN_MAX_FAILURES", 5)
+    lockout_seconds: int = _integer("FHIR_SERVER_LOCKOUT_SECONDS", 15 * 60)
+    secret_key: str | None = _env("FHIR_SERVER_SECRET_KEY")
     # External professional identity provider (OpenID Connect); unset issuer = built-in login only
-    pro_idp_issuer: str | None = None
-    pro_idp_client_id: str | None = None
-    pro_idp_client_secret: str | None = None
-    pro_idp_scope: str = "openid"
-    pro_idp_id_claim: str = "sub"
-    pro_idp_name: str | None = None
+    pro_idp_issuer: str | None = _env("FHIR_SERVER_PRO_IDP_ISSUER")
+    pro_idp_client_id: str | None = _env("FHIR_SERVER_PRO_IDP_CLIENT_ID")
+    pro_idp_client_secret: str | None = _env("FHIR_SERVER_PRO_IDP_CLIENT_SECRET")
+    pro_idp_scope: str = _env("FHIR_SERVER_PRO_IDP_SCOPE", "openid")
+    pro_idp_id_claim: str = _env("FHIR_SERVER_PRO_IDP_ID_CLAIM", "sub")
+    pro_idp_name: str | None = _env("FHIR_SERVER_PRO_IDP_NAME")
     # Access policy (consent): emergency access (break-glass, centre_15)
-    emergency_token_lifetime: int = 900
-    emergency_sees_masked: bool = False
+    emergency_token_lifetime: int = _integer("FHIR_SERVER_EMERGENCY_TOKEN_LIFETIME", 900)
+    emergency_sees_masked: bool = _flag("FHIR_SERVER_EMERGENCY_SEES_MASKED")
     # Bulk import ($import): the directory whose NDJSON files may be named as file:// URLs
-    import_dir: str | None = None
+    import_dir: str | None = _env("FHIR_SERVER_IMPORT_DIR")
     extra: dict = field(default_factory=dict)
 
     @property
@@ -51,38 +89,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
-        values = dict(
-            mongodb_uri=os.environ.get("MONGODB_URI") or None,
-            mongodb_db=os.environ.get("MONGODB_DB", "carnet"),
-            data_dir=os.environ.get("FHIR_SERVER_DATA_DIR") or "carnet-data",
-            base_url=os.environ.get("FHIR_SERVER_BASE_URL", "http://localhost:8080/fhir").rstrip(
-                "/"
-            ),
-            default_count=_int("FHIR_SERVER_DEFAULT_COUNT", 20),
-            max_count=_int("FHIR_SERVER_MAX_COUNT", 200),
-            max_body_bytes=_int("FHIR_SERVER_MAX_BODY_BYTES", 20 * 1024 * 1024),
-            gridfs_threshold=_int("FHIR_SERVER_GRIDFS_THRESHOLD", 256 * 1024),
-            max_bundle_entries=_int("FHIR_SERVER_MAX_BUNDLE_ENTRIES", 1000),
-            token_lifetime=_int("FHIR_SERVER_TOKEN_LIFETIME", 900),
-            refresh_lifetime=_int("FHIR_SERVER_REFRESH_LIFETIME", 30 * 24 * 3600),
-            admin_token=os.environ.get("FHIR_SERVER_ADMIN_TOKEN") or None,
-            outbox=os.environ.get("FHIR_SERVER_OUTBOX", "outbox.jsonl"),
-            secret_key=os.environ.get("FHIR_SERVER_SECRET_KEY") or None,
-            otp_lifetime=_int("FHIR_SERVER_OTP_LIFETIME", 15 * 60),
-            login_max_failures=_int("FHIR_SERVER_LOGIN_MAX_FAILURES", 5),
-            lockout_seconds=_int("FHIR_SERVER_LOCKOUT_SECONDS", 15 * 60),
-            pro_idp_issuer=os.environ.get("FHIR_SERVER_PRO_IDP_ISSUER") or None,
-            pro_idp_client_id=os.environ.get("FHIR_SERVER_PRO_IDP_CLIENT_ID") or None,
-            pro_idp_client_secret=os.environ.get("FHIR_SERVER_PRO_IDP_CLIENT_SECRET") or None,
-            pro_idp_scope=os.environ.get("FHIR_SERVER_PRO_IDP_SCOPE") or "openid",
-            pro_idp_id_claim=os.environ.get("FHIR_SERVER_PRO_IDP_ID_CLAIM") or "sub",
-            pro_idp_name=os.environ.get("FHIR_SERVER_PRO_IDP_NAME") or None,
-            import_dir=os.environ.get("FHIR_SERVER_IMPORT_DIR") or None,
-            emergency_token_lifetime=_int("FHIR_SERVER_EMERGENCY_TOKEN_LIFETIME", 900),
-            emergency_sees_masked=os.environ.get("FHIR_SERVER_EMERGENCY_SEES_MASKED", "")
-            .strip()
-            .lower()
-            in ("1", "true", "yes"),
-        )
+        """The settings the environment gives (the declared defaults for what it leaves unset),
+        then `overrides` as they are."""
+        values = {}
+        for setting in fields(cls):
+            var = env_var(setting)
+            text = os.environ.get(var.name) if var else None
+            if text is not None and not (text == "" and var.blank_is_unset):
+                values[setting.name] = var.parse(text)
         values.update(overrides)
         return cls(**values)

@@ -83,7 +83,13 @@ class PreconditionFailed(FhirError):
     status, code = 412, "conflict"
 
 
-class TooLarge(FhirError):
+class TooCostly(FhirError):
+    """A search the server will not run as asked: it would scan or match too much (400)."""
+
+    status, code = 400, "too-costly"
+
+
+class TooLarge(TooCostly):
     status, code = 413, "too-costly"
 
 

@@ -148,6 +148,14 @@ class Interactions:
             )
         return found[0] if found else None
 
+    def _conditional_target(
+        self, ctx, resource_type: str, query: str, interaction: str
+    ) -> str | None:
+        """The id a conditional update, patch or delete acts on: its search's one match, if any."""
+        self._check_writable(ctx, resource_type, interaction)
+        found = self.conditional_match(ctx, resource_type, query, f"conditional {interaction}")
+        return found["_id"] if found else None
+
     def _conditional_query(self, ctx, resource_type: str, query: str, what: str) -> dict:
         params = parse_query_string(query)
         if not params:
@@ -271,32 +279,20 @@ class Interactions:
         return self._written(stored, created, prefer)
 
     def conditional_update(
-        self,
-        ctx: AccessContext,
-        resource_type: str,
-        query: str,
-        body: dict,
-        *,
-        if_match=None,
-        prefer=None,
-        uow=None,
+        self, ctx, resource_type: str, query: str, body: dict, *, if_match=None, **options
     ) -> Reply:
-        """https://hl7.org/fhir/R4/http.html#cond-update"""
-        self._check_writable(ctx, resource_type, "update")
-        found = self.conditional_match(ctx, resource_type, query, "conditional update")
-        if not found:
+        """https://hl7.org/fhir/R4/http.html#cond-update; `options` as update's (prefer, uow)."""
+        id = self._conditional_target(ctx, resource_type, query, "update")
+        if id is None:
             if body.get("id"):
-                return self.update(ctx, resource_type, body["id"], body, prefer=prefer, uow=uow)
-            return self.create(ctx, resource_type, body, prefer=prefer, uow=uow)
-        id = found["_id"]
+                return self.update(ctx, resource_type, body["id"], body, **options)
+            return self.create(ctx, resource_type, body, **options)
         if body.get("id") not in (None, id):
             raise BadRequest(
                 f"The resource's id ({body['id']!r}) differs from the matched resource ('{id}')",
                 expression=[f"{resource_type}.id"],
             )
-        return self.update(
-            ctx, resource_type, id, {**body, "id": id}, if_match=if_match, prefer=prefer, uow=uow
-        )
+        return self.update(ctx, resource_type, id, {**body, "id": id}, if_match=if_match, **options)
 
     def patch(
         self,
@@ -360,29 +356,14 @@ class Interactions:
         return self._written(stored, False, prefer)
 
     def conditional_patch(
-        self,
-        ctx,
-        resource_type: str,
-        query: str,
-        operations,
-        *,
-        if_match=None,
-        prefer=None,
-        uow=None,
+        self, ctx, resource_type: str, query: str, operations, **options
     ) -> Reply:
-        self._check_writable(ctx, resource_type, "patch")
-        found = self.conditional_match(ctx, resource_type, query, "conditional patch")
-        if not found:
+        """https://hl7.org/fhir/R4/http.html#patch on a search's one match (404 on none);
+        `options` as patch's (if_match, prefer, uow)."""
+        id = self._conditional_target(ctx, resource_type, query, "patch")
+        if id is None:
             raise NotFound(f"The conditional patch matches no {resource_type}")
-        return self.patch(
-            ctx,
-            resource_type,
-            found["_id"],
-            operations,
-            if_match=if_match,
-            prefer=prefer,
-            uow=uow,
-        )
+        return self.patch(ctx, resource_type, id, operations, **options)
 
     def delete(self, ctx, resource_type: str, id: str, *, if_match=None, uow=None) -> Reply:
         """https://hl7.org/fhir/R4/http.html#delete - logical; deleting twice is not an error."""
@@ -397,11 +378,8 @@ class Interactions:
 
     def conditional_delete(self, ctx, resource_type: str, query: str, *, uow=None) -> Reply:
         """https://hl7.org/fhir/R4/http.html#3.1.0.7.1 - single match only (412 on several)."""
-        self._check_writable(ctx, resource_type, "delete")
-        found = self.conditional_match(ctx, resource_type, query, "conditional delete")
-        if not found:
-            return Reply(204)
-        return self.delete(ctx, resource_type, found["_id"], uow=uow)
+        id = self._conditional_target(ctx, resource_type, query, "delete")
+        return Reply(204) if id is None else self.delete(ctx, resource_type, id, uow=uow)
 
     def mask(self, ctx: AccessContext, id: str, masked: bool, *, prefer=None, uow=None) -> Reply:
         """`$mask` / `$unmask` on a DocumentReference: a new version with MASQUE_PS set or lifted."""

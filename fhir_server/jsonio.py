@@ -11,6 +11,7 @@ a resource is recursive; no FHIR resource comes near it), and so are escaped lon
 """
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 
 import simplejson
@@ -95,22 +96,28 @@ def canonical(body) -> str:
     )
 
 
+def _map_leaves(node, leaf: Callable):
+    """A copy of a JSON tree (dicts and lists) with every other value passed through `leaf`."""
+    if isinstance(node, dict):
+        return {k: _map_leaves(v, leaf) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_map_leaves(v, leaf) for v in node]
+    return leaf(node)
+
+
+def _to_decimal128(value):
+    return Decimal128(value) if isinstance(value, Decimal) else value
+
+
+def _from_decimal128(value):
+    return value.to_decimal() if isinstance(value, Decimal128) else value
+
+
 def to_bson(node):
     """Decimals to Decimal128 (BSON has no arbitrary-precision type of its own)."""
-    if isinstance(node, dict):
-        return {k: to_bson(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [to_bson(v) for v in node]
-    if isinstance(node, Decimal):
-        return Decimal128(node)
-    return node
+    return _map_leaves(node, _to_decimal128)
 
 
 def from_bson(node):
-    if isinstance(node, dict):
-        return {k: from_bson(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [from_bson(v) for v in node]
-    if isinstance(node, Decimal128):
-        return node.to_decimal()
-    return node
+    """Decimal128 back to the decimals they were (to_bson's inverse)."""
+    return _map_leaves(node, _from_decimal128)

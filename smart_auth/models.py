@@ -19,6 +19,19 @@ class _Base(me.Document):
     meta = {"abstract": True, "db_alias": ALIAS}
 
 
+class _Expiring(_Base):
+    """A record the database deletes by itself once it has expired (a TTL index on expires_at)."""
+
+    expires_at = me.DateTimeField(required=True)
+    meta = {"abstract": True}
+
+
+def _expiring(collection: str, *indexes, grace: int = 0) -> dict:
+    """The meta of an _Expiring record: deleted `grace` seconds after `expires_at`."""
+    ttl = {"fields": ["expires_at"], "expireAfterSeconds": grace}
+    return {"collection": collection, "indexes": [ttl, *indexes]}
+
+
 class Account(_Base):
     """A person who logs in: a Patient or a Practitioner (fhir_user), with their second factor."""
 
@@ -63,108 +76,84 @@ class OAuthClient(_Base):
     meta = {"collection": "auth_clients"}
 
 
-class LoginChallenge(_Base):
+class LoginChallenge(_Expiring):
     """A login in progress: password checked, one-time code sent, waiting for the code."""
 
     challenge_id = me.StringField(required=True, unique=True)
     username = me.StringField(required=True)
     code_hash = me.StringField(required=True)
-    expires_at = me.DateTimeField(required=True)
     attempts = me.IntField(default=0)
     used = me.BooleanField(default=False)
-    meta = {
-        "collection": "auth_login_challenges",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
-    }
+    meta = _expiring("auth_login_challenges")
 
 
-class AuthorizationCode(_Base):
-    code_hash = me.StringField(required=True, unique=True)
+class _Grant(_Expiring):
+    """What an authorization code or a refresh token grants: a client, scopes, SMART context."""
+
     client_id = me.StringField(required=True)
-    redirect_uri = me.StringField(required=True)
     scope = me.StringField(default="")
-    fhir_user = me.StringField(required=True)
+    fhir_user = me.StringField()
     patient = me.StringField()
+    purpose_of_use = me.StringField(default="normal")
+    purpose_reason = me.StringField()
+    need_patient_banner = me.BooleanField(default=True)
+    meta = {"abstract": True}
+
+
+class AuthorizationCode(_Grant):
+    """A code issued at /auth/authorize, redeemed once (RFC 6749 section 4.1, PKCE RFC 7636)."""
+
+    code_hash = me.StringField(required=True, unique=True)
+    fhir_user = me.StringField(required=True)  # a code is always issued to a signed-in person
+    redirect_uri = me.StringField(required=True)
     code_challenge = me.StringField()
     code_challenge_method = me.StringField()
     nonce = me.StringField()
     auth_time = me.IntField()
-    purpose_of_use = me.StringField(default="normal")
-    purpose_reason = me.StringField()
-    need_patient_banner = me.BooleanField(default=True)
-    expires_at = me.DateTimeField(required=True)
     used = me.BooleanField(default=False)
-    meta = {
-        "collection": "auth_codes",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 3600}],
-    }
+    meta = _expiring("auth_codes", grace=3600)
 
 
-class RefreshToken(_Base):
+class RefreshToken(_Grant):
+    """A refresh token's digest and the grant it renews; replaced at each use (RFC 6749 section 6)."""
+
     token_hash = me.StringField(required=True, unique=True)
-    client_id = me.StringField(required=True)
-    fhir_user = me.StringField()
-    scope = me.StringField(default="")
-    patient = me.StringField()
-    purpose_of_use = me.StringField(default="normal")
-    purpose_reason = me.StringField()
-    need_patient_banner = me.BooleanField(default=True)
-    expires_at = me.DateTimeField(required=True)
     revoked = me.BooleanField(default=False)
     family = me.StringField()  # the authorization code this chain of refreshes started from
-    meta = {
-        "collection": "auth_refresh_tokens",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}, "family"],
-    }
+    meta = _expiring("auth_refresh_tokens", "family")
 
 
-class IssuedToken(_Base):
+class IssuedToken(_Expiring):
     """An access token issued from an authorization code or its refreshes (its family), so a
     replayed code or refresh token can revoke everything that came from it."""
 
     jti = me.StringField(required=True, unique=True)
     family = me.StringField(required=True)
-    expires_at = me.DateTimeField(required=True)
-    meta = {
-        "collection": "auth_issued_tokens",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}, "family"],
-    }
+    meta = _expiring("auth_issued_tokens", "family")
 
 
-class RevokedToken(_Base):
+class RevokedToken(_Expiring):
     """A revoked access token, kept until it would have expired anyway."""
 
     jti = me.StringField(required=True, unique=True)
-    expires_at = me.DateTimeField(required=True)
-    meta = {
-        "collection": "auth_revoked",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
-    }
+    meta = _expiring("auth_revoked")
 
 
-class UsedAssertion(_Base):
+class UsedAssertion(_Expiring):
     """A client assertion's jti, never accepted twice (SMART Backend Services)."""
 
     jti = me.StringField(required=True, unique=True)
     client_id = me.StringField(required=True)
-    expires_at = me.DateTimeField(required=True)
-    meta = {
-        "collection": "auth_used_assertions",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
-    }
+    meta = _expiring("auth_used_assertions")
 
 
-class LaunchContext(_Base):
+class LaunchContext(_Expiring):
     """An EHR launch registered by professional software: the opaque `launch` names a patient."""
 
     launch_id = me.StringField(required=True, unique=True)
     client_id = me.StringField(required=True)
     patient = me.StringField(required=True)
-    expires_at = me.DateTimeField(required=True)
-    meta = {
-        "collection": "auth_launches",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
-    }
+    meta = _expiring("auth_launches")
 
 
 class AppGrant(_Base):
@@ -178,7 +167,7 @@ class AppGrant(_Base):
     meta = {"collection": "auth_app_grants", "indexes": [("fhir_user", "client_id")]}
 
 
-class SignInSession(_Base):
+class SignInSession(_Expiring):
     """A completed sign-in on the server's pages (smart_auth.sessions); the cookie holds its id,
     stored here only as a digest. Ended by logout, a new sign-in, or a change of password."""
 
@@ -186,15 +175,11 @@ class SignInSession(_Base):
     username = me.StringField(required=True)
     password_stamp = me.StringField(required=True)  # a digest of the password hash it began with
     created = me.DateTimeField(default=utcnow)
-    expires_at = me.DateTimeField(required=True)
     ended_at = me.DateTimeField()
-    meta = {
-        "collection": "auth_sign_in_sessions",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}, "username"],
-    }
+    meta = _expiring("auth_sign_in_sessions", "username")
 
 
-class LoginThrottle(_Base):
+class LoginThrottle(_Expiring):
     """Failed password and code attempts, per username (known or not) and per client address.
 
     Keyed by a hash so unknown usernames leave no readable trace; counting unknown names too
@@ -204,11 +189,7 @@ class LoginThrottle(_Base):
     key = me.StringField(required=True, unique=True)
     failures = me.IntField(default=0)
     locked_until = me.DateTimeField()
-    expires_at = me.DateTimeField(required=True)
-    meta = {
-        "collection": "auth_login_throttle",
-        "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}],
-    }
+    meta = _expiring("auth_login_throttle")
 
 
 class SigningKey(_Base):

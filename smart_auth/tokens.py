@@ -60,16 +60,14 @@ class TokenService:
             "labelled": labelled,
             "purpose_of_use": purpose_of_use,
         }
-        if fhir_user:
-            claims["fhirUser"] = fhir_user
-        if patient:
-            claims["patient"] = patient
-        if purpose_reason:
-            claims["purpose_reason"] = purpose_reason
-        if organization:
-            claims["organization"] = organization
-        if platform:
-            claims["platform"] = True
+        optional = {
+            "fhirUser": fhir_user,
+            "patient": patient,
+            "purpose_reason": purpose_reason,
+            "organization": organization,
+            "platform": platform,
+        }
+        claims.update((name, value) for name, value in optional.items() if value)
         key = self.keys.current()
         token = jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}, claims, key)
         return token, claims

@@ -10,7 +10,7 @@ import pytest
 from fhir_server.app import build, create_app
 from fhir_server.config import Settings
 from fhir_server.store.embedded.engine import FILE_NAME
-from tests.index_coverage import unserved
+from tests.core import watched
 
 FHIR_JSON = "application/fhir+json"
 BASE = "http://testserver/fhir"
@@ -57,15 +57,9 @@ def queries():
 @pytest.fixture
 def carnet(settings, queries, request):
     built = build(settings)
-    built.store.observers.append(
-        lambda collection, query, sort: queries.append((collection, query, sort))
-    )
-    yield built
     # Every query any test makes the server issue must be served by a declared index.
-    bad = unserved(queries)
-    assert not bad, f"queries not served by a declared index: {bad}"
-    if os.environ.get("MONGODB_URI"):
-        built.store.db.client.drop_database(built.store.db.name)
+    with watched(built.store, queries):
+        yield built
 
 
 @pytest.fixture

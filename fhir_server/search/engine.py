@@ -6,7 +6,7 @@ Parsing (modifiers, chains, `_has`, result parameters) and execution (keyset pag
 
 from dataclasses import dataclass, field
 
-from fhir_server.errors import BadRequest, FhirError, Issue
+from fhir_server.errors import BadRequest, Issue, TooCostly
 from fhir_server.resources import is_supported
 from fhir_server.search import compile as C
 from fhir_server.search import cursor as K
@@ -224,17 +224,22 @@ class SearchEngine:
         return C.COMPILERS[param.type](param, modifier, value)
 
     def _ids(self, ctx, resource_type: str, query: dict) -> list[str]:
+        docs = self._sub_query(ctx, resource_type, query, {"_id": 1}, "chained or _has")
+        return [d["_id"] for d in docs]
+
+    def _sub_query(
+        self, ctx, resource_type: str, query: dict, projection: dict, search: str
+    ) -> list[dict]:
+        """A chain's or `_has`'s inner matches, in id order: beyond max_chain_ids, too costly."""
         limit = self.settings.max_chain_ids
         docs = self.store.find(
-            ctx, resource_type, query, projection={"_id": 1}, limit=limit + 1, sort=[("_id", 1)]
+            ctx, resource_type, query, projection=projection, limit=limit + 1, sort=[("_id", 1)]
         )
         if len(docs) > limit:
-            raise FhirError(
-                f"The chained or _has search matches more than {limit} {resource_type} resources; narrow it",
-                status=400,
-                code="too-costly",
+            raise TooCostly(
+                f"The {search} search matches more than {limit} {resource_type} resources; narrow it"
             )
-        return [d["_id"] for d in docs]
+        return docs
 
     def _chain(self, ctx, param: SearchParam, modifier: str | None, chain: str, raw: str) -> dict:
         """Chaining: `patient.identifier=...`, `subject:Patient.name=...` (search.html#chaining)."""
@@ -283,16 +288,7 @@ class SearchEngine:
             raise BadRequest(f"{source} has no search parameter '{inner_name}'", expression=[name])
         prefixes = [f"{ref_code}={resource_type}/"]
         prefixes.append(f"{ref_code}={self.settings.base_url}/{resource_type}/")
-        limit = self.settings.max_chain_ids
-        docs = self.store.find(
-            ctx, source, compiled, projection={"rf": 1}, limit=limit + 1, sort=[("_id", 1)]
-        )
-        if len(docs) > limit:
-            raise FhirError(
-                f"The _has search matches more than {limit} {source} resources; narrow it",
-                status=400,
-                code="too-costly",
-            )
+        docs = self._sub_query(ctx, source, compiled, {"rf": 1}, "_has")
         ids = sorted(
             {
                 k[len(prefix) :]

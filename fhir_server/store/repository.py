@@ -21,7 +21,15 @@ from pymongo.errors import DuplicateKeyError
 from consent.acl import access_fields
 from consent.policy import Policy, WriteIntent
 from fhir_server import jsonio
-from fhir_server.errors import Conflict, FhirError, Forbidden, Gone, NotFound, PreconditionFailed
+from fhir_server.errors import (
+    Conflict,
+    FhirError,
+    Forbidden,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    TooCostly,
+)
 from fhir_server.resources import IMMUTABLE_TYPES, SUPPORTED_TYPES
 from fhir_server.search.extract import extract
 from fhir_server.search.registry import Registry
@@ -76,6 +84,16 @@ def _has_decimal(node) -> bool:
     if isinstance(node, list):
         return any(_has_decimal(v) for v in node)
     return isinstance(node, Decimal)
+
+
+def _insert(coll, doc: dict, tx: UnitOfWork, race: str) -> None:
+    """Insert `doc` in the unit of work, removed again if it rolls back; a duplicate `_id` means
+    a concurrent write got there first (409, `race` saying what happened)."""
+    try:
+        coll.insert_one(doc, session=tx.session)
+    except DuplicateKeyError as exc:
+        raise Conflict(f"{race}; try again") from exc
+    tx.on_rollback(lambda: coll.delete_one({"_id": doc["_id"]}))
 
 
 def _resource(doc: dict) -> dict | None:
@@ -179,11 +197,9 @@ class Store:
         """Current versions matching `query` that `ctx` may see."""
         full = self._policy_filter(ctx, resource_type, query)
         if not full and sort and sort[0][0] not in UNFILTERED_SORTS:
-            raise FhirError(
+            raise TooCostly(
                 f"Sorting all {resource_type} resources by '{sort[0][0].removeprefix('so.')}' would scan "
                 "the whole collection; add a search parameter that narrows the search",
-                status=400,
-                code="too-costly",
                 expression=["_sort"],
             )
         self._observe(indexes.current_name(resource_type), full, sort)
@@ -520,13 +536,7 @@ class Store:
     ) -> None:
         coll = self._current(resource_type)
         if current is None:
-            try:
-                coll.insert_one(doc, session=tx.session)
-            except DuplicateKeyError as exc:
-                raise Conflict(
-                    f"{resource_type}/{doc['_id']} was created meanwhile; try again"
-                ) from exc
-            tx.on_rollback(lambda: coll.delete_one({"_id": doc["_id"]}))
+            _insert(coll, doc, tx, f"{resource_type}/{doc['_id']} was created meanwhile")
             return
         replaced = coll.find_one_and_replace(
             {"_id": doc["_id"], "vid": current["vid"]},
@@ -558,13 +568,7 @@ class Store:
             entry["dec"] = True
         if "blob" in doc:
             entry["blob"] = doc["blob"]
-        try:
-            coll.insert_one(entry, session=tx.session)
-        except DuplicateKeyError as exc:
-            raise Conflict(
-                f"{resource_type}/{doc['_id']} was changed meanwhile; try again"
-            ) from exc
-        tx.on_rollback(lambda: coll.delete_one({"_id": entry["_id"]}))
+        _insert(coll, entry, tx, f"{resource_type}/{doc['_id']} was changed meanwhile")
 
     def _sync_acl(
         self, resource_type: str, id: str, acl: dict, previous: dict | None, tx: UnitOfWork

@@ -1,7 +1,9 @@
-"""A real server for the tests that kill, restart or administer one (tests/live_server.py)."""
+"""A real server for the tests that kill, restart or administer one (tests/live_server.py), and
+the framework-free core for those that drive it directly (tests/core.py)."""
 
 import pytest
 
+from tests.core import core  # noqa: F401
 from tests.live_server import ADMIN_TOKEN, LiveServer
 
 

@@ -1,5 +1,7 @@
 """Reference search, chaining and _has through HTTP: https://hl7.org/fhir/R4/search.html#reference"""
 
+from dataclasses import replace
+
 import pytest
 
 from tests.conftest import BASE, assert_outcome
@@ -157,3 +159,26 @@ def test_chain_modifiers_and_two_levels(fhir, world):
         },
     )
     assert _ids(fhir, "patient.organization.name=chu") == _of(world, "bob_report")
+
+
+class TestSubQueryLimit:
+    """A chain's or `_has`'s inner search may match at most `max_chain_ids` resources (400 beyond)."""
+
+    @pytest.fixture
+    def settings(self, settings):
+        return replace(settings, max_chain_ids=1)
+
+    def test_chain_matching_too_many_is_too_costly(self, fhir, world):
+        assert _ids(fhir, f"patient.identifier={INS}|111") == _of(
+            world, "ann_report", "ann_summary"
+        )
+        body = assert_outcome(fhir.get("DocumentReference?patient.active:missing=true"), 400)
+        assert body["issue"][0]["code"] == "too-costly"
+        assert "more than 1 Patient" in body["issue"][0]["diagnostics"]
+
+    def test_has_matching_too_many_is_too_costly(self, fhir, world):
+        assert fhir.ids("Patient?_has:DocumentReference:subject:type=34133-9") == [world["ann"]]
+        body = assert_outcome(
+            fhir.get("Patient?_has:DocumentReference:subject:type=11488-4"), 400, "too-costly"
+        )
+        assert "more than 1 DocumentReference" in body["issue"][0]["diagnostics"]

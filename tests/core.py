@@ -1,0 +1,104 @@
+"""The framework-free core built by hand, for the tests that drive it without Flask.
+
+The store on this test's database, the consent policy and its facts, the search engine and the
+interactions, wired as the application factory wires them (keep the two in step) but without
+importing it: the factory's module imports Flask, and these tests show the core does not need it
+(tests/test_core_without_flask.py checks that importing it loads no Flask).
+"""
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+
+from consent.facts import Facts
+from consent.policy import Policy
+from fhir_server.config import Settings
+from fhir_server.interactions import Interactions
+from fhir_server.search.engine import SearchEngine
+from fhir_server.search.registry import REGISTRY
+from fhir_server.store.binary import BlobStore
+from fhir_server.store.db import connect
+from fhir_server.store.repository import Store
+from ingestion import records
+from smart_auth.context import AccessContext, from_claims, operator_context
+from smart_auth.enforcement import ScopeEnforcer
+from tests.index_coverage import unserved
+
+
+@dataclass
+class Core:
+    store: Store
+    policy: Policy
+    engine: SearchEngine
+    interactions: Interactions
+    operator: AccessContext  # the server's own context (loaders, the demo): reads and writes all
+
+
+def build_core(settings: Settings) -> Core:
+    db, transactions = connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
+    enforcer = ScopeEnforcer(lambda rtype, params: engine.compile_params(rtype, params))
+    policy = Policy(emergency_sees_masked=settings.emergency_sees_masked)
+    store = Store(db, policy, REGISTRY, settings.base_url, bool(transactions), enforcer)
+    store.ensure_indexes()
+    engine = SearchEngine(store, REGISTRY, settings)
+    policy.bind(
+        Facts(
+            lambda ctx, rtype, query, limit: store.find(ctx, rtype, query, limit=limit),
+            engine.compile_params,
+            records.refused,
+        )
+    )
+    blobs = BlobStore(db, settings.gridfs_threshold)
+    interactions = Interactions(store, engine, blobs, settings.base_url)
+    return Core(store, policy, engine, interactions, operator_context("core-test"))
+
+
+@contextmanager
+def watched(store: Store, queries: list):
+    """A test's store: every query it issues goes into `queries`, and the test fails at the end if
+    a declared index does not serve one; on MongoDB the test's database is dropped afterwards."""
+    store.observers.append(
+        lambda collection, query, sort: queries.append((collection, query, sort))
+    )
+    yield store
+    bad = unserved(queries)
+    assert not bad, f"queries not served by a declared index: {bad}"
+    if os.environ.get("MONGODB_URI"):
+        store.db.client.drop_database(store.db.name)
+
+
+@pytest.fixture
+def core(settings, queries):
+    """The core on this test's store (watched as the app's is)."""
+    built = build_core(settings)
+    with watched(built.store, queries):
+        yield built
+
+
+def caller(actor: str, fhir_user: str, scope: str, **claims) -> AccessContext:
+    """The context a request with such an access token would carry (smart_auth.context)."""
+    return from_claims(
+        {"actor": actor, "fhirUser": fhir_user, "scope": scope, "client_id": "core-test", **claims}
+    )
+
+
+def patient(id: str, scope: str = "patient/*.cruds") -> AccessContext:
+    """A patient signed in to an app, their own record in context."""
+    return caller("patient", f"Patient/{id}", scope, patient=f"Patient/{id}")
+
+
+def practitioner(id: str, scope: str = "user/*.cruds") -> AccessContext:
+    """A professional through labelled software, no patient in context."""
+    return caller("practitioner", f"Practitioner/{id}", scope, labelled=True)
+
+
+def open_record(core: Core, id: str, attending: str | None = None) -> AccessContext:
+    """A patient's record opened by the server, as a loader would (`attending`: their attending
+    doctor, Practitioner/<id>); returns the patient's own context."""
+    record = {"resourceType": "Patient", "id": id, "name": [{"family": id.capitalize()}]}
+    if attending:
+        record["generalPractitioner"] = [{"reference": attending}]
+    assert core.interactions.update(core.operator, "Patient", id, record).status == 201
+    return patient(id)
