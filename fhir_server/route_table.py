@@ -209,28 +209,18 @@ def create(s: Services, ctx: AccessContext, call: Call) -> Reply:
     )
 
 
+def _edit(call: Call) -> dict[str, Any]:
+    """What an update or a patch takes besides its target and body: If-Match, Prefer, the
+    transaction's unit of work."""
+    return {"if_match": call.if_match, "prefer": call.prefer, "uow": call.uow}
+
+
 def conditional_update(s: Services, ctx: AccessContext, call: Call) -> Reply:
-    return s.interactions.conditional_update(
-        ctx,
-        call.type,
-        call.query,
-        call.body,
-        if_match=call.if_match,
-        prefer=call.prefer,
-        uow=call.uow,
-    )
+    return s.interactions.conditional_update(ctx, call.type, call.query, call.body, **_edit(call))
 
 
 def conditional_patch(s: Services, ctx: AccessContext, call: Call) -> Reply:
-    return s.interactions.conditional_patch(
-        ctx,
-        call.type,
-        call.query,
-        call.body,
-        if_match=call.if_match,
-        prefer=call.prefer,
-        uow=call.uow,
-    )
+    return s.interactions.conditional_patch(ctx, call.type, call.query, call.body, **_edit(call))
 
 
 def conditional_delete(s: Services, ctx: AccessContext, call: Call) -> Reply:
@@ -260,27 +250,11 @@ def read(s: Services, ctx: AccessContext, call: Call) -> Reply:
 
 
 def update(s: Services, ctx: AccessContext, call: Call) -> Reply:
-    return s.interactions.update(
-        ctx,
-        call.type,
-        call.id,
-        call.body,
-        if_match=call.if_match,
-        prefer=call.prefer,
-        uow=call.uow,
-    )
+    return s.interactions.update(ctx, call.type, call.id, call.body, **_edit(call))
 
 
 def patch(s: Services, ctx: AccessContext, call: Call) -> Reply:
-    return s.interactions.patch(
-        ctx,
-        call.type,
-        call.id,
-        call.body,
-        if_match=call.if_match,
-        prefer=call.prefer,
-        uow=call.uow,
-    )
+    return s.interactions.patch(ctx, call.type, call.id, call.body, **_edit(call))
 
 
 def delete(s: Services, ctx: AccessContext, call: Call) -> Reply:
