@@ -3,7 +3,7 @@
     python bench/ingestion.py [--singles 200] [--tens 40] [--size-kb 100] [--patients 100]
                               [--preload 0,100000]
 
-https://profiles.ihe.net/ITI/MHD/ITI-65.html - builds the app in-process (fhir_server.app) on the
+https://profiles.ihe.net/ITI/MHD/ITI-65.html - builds the app in-process (carnet.app) on the
 embedded store (a fresh data directory under the system's temporary directory, removed
 afterwards), or on MongoDB when MONGODB_URI is set (a scratch database, dropped afterwards), and
 drives it with Flask's test client (no network, no gunicorn: the figures are the server's own
@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.rest_core import document, insert_direct, machine, store_description  # noqa: E402
-from fhir_server.app import build, create_app  # noqa: E402
+from carnet.app import build, create_app  # noqa: E402
 from fhir_server.config import Settings  # noqa: E402
 from ingestion.ins import nir_key  # noqa: E402
 

@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.rest_core import FHIR_JSON, document, machine, store_description  # noqa: E402
-from fhir_server.app import build, create_app  # noqa: E402
+from carnet.app import build, create_app  # noqa: E402
+from carnet_core.context import operator_context  # noqa: E402
 from fhir_server.config import Settings  # noqa: E402
-from smart_auth.context import operator_context  # noqa: E402
 
 PATIENT = "bench-mem-patient"
 DOCTOR = "Practitioner/bench-mem-gp"

@@ -6,7 +6,7 @@ parameters the registry could compile.
 
 from consent.codes import DIRECTORY_TYPES
 from fhir_server import resources
-from fhir_server.search.registry import Registry
+from fhir_server.indexing.registry import Registry
 
 SOFTWARE_VERSION = "0.1.0"
 # consent.policy.Policy.hides_nothing: outside the directory, ids are the server's.

@@ -10,9 +10,9 @@ import copy
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from fhir_server.errors import BadRequest, FhirError, Issue, PreconditionFailed, TooLarge
+from carnet_core.errors import BadRequest, FhirError, Issue, PreconditionFailed, TooLarge
+from carnet_core.outcome import from_error
 from fhir_server.interactions import Interactions, Reply, parse_query_string
-from fhir_server.outcome import from_error
 from fhir_server.resources import is_valid_id
 from fhir_server.store.claims import retrying
 from fhir_server.store.repository import new_id

@@ -11,8 +11,8 @@ from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from carnet_core.errors import BadRequest, FhirError, MethodNotAllowed, UnsupportedMediaType
 from fhir_server.api import http
-from fhir_server.errors import BadRequest, FhirError, MethodNotAllowed, UnsupportedMediaType
 from fhir_server.interactions import Interactions
 from smart_auth.bearer import context_from_headers
 
