@@ -66,6 +66,8 @@ class Carnet:
 
 
 def build(settings: Settings, db=None, transactions: bool | None = None) -> Carnet:
+    """Every collaborator once, each built after what it uses; `db` (with `transactions`): an
+    open database to use instead of the one the settings name."""
     if db is None:
         db, transactions = connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     connect_documents(models.ALIAS, settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
