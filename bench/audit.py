@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fhir_server.app import build, create_app  # noqa: E402
+from carnet.app import build, create_app  # noqa: E402
 from fhir_server.config import Settings  # noqa: E402
 from fhir_server.store.indexes import current_name, history_name  # noqa: E402
 from tests.conftest import FhirClient, issue_token  # noqa: E402

@@ -3,7 +3,7 @@
     python bench/ingestion.py [--singles 200] [--tens 40] [--size-kb 100] [--patients 100]
                               [--preload 0,100000]
 
-https://profiles.ihe.net/ITI/MHD/ITI-65.html - builds the app in-process (fhir_server.app) on the
+https://profiles.ihe.net/ITI/MHD/ITI-65.html - builds the app in-process (carnet.app) on the
 embedded store (a fresh data directory under the system's temporary directory, removed
 afterwards), or on MongoDB when MONGODB_URI is set (a scratch database, dropped afterwards), and
 drives it with Flask's test client (no network, no gunicorn: the figures are the server's own
@@ -44,7 +44,7 @@ from bench.rest_core import (  # noqa: E402
     scratch_settings,
     store_description,
 )
-from fhir_server.app import build, create_app  # noqa: E402
+from carnet.app import build, create_app  # noqa: E402
 from ingestion.ins import nir_key  # noqa: E402
 
 FHIR_JSON = "application/fhir+json"

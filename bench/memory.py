@@ -30,8 +30,8 @@ from bench.rest_core import (  # noqa: E402
     scratch_settings,
     store_description,
 )
-from fhir_server.app import build, create_app  # noqa: E402
-from smart_auth.context import operator_context  # noqa: E402
+from carnet.app import build, create_app  # noqa: E402
+from carnet_core.context import operator_context  # noqa: E402
 
 PATIENT = "bench-mem-patient"
 DOCTOR = "Practitioner/bench-mem-gp"

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import rest_core  # noqa: E402
 
+from carnet.app import build, create_app  # noqa: E402
+from carnet_core.context import operator_context  # noqa: E402
 from consent import codes  # noqa: E402
 from consent.policy import ReadRule  # noqa: E402
-from fhir_server.app import build, create_app  # noqa: E402
-from smart_auth.context import operator_context  # noqa: E402
 
 FHIR_JSON = "application/fhir+json"
 

@@ -3,7 +3,7 @@
     python bench/rest_core.py [--sizes 10000,100000] [--queries 200] [--per-patient 100]
                               [--http-creates 300] [--budget 900]
 
-Builds the app in-process (fhir_server.app.build/create_app) on the embedded store (a fresh data
+Builds the app in-process (carnet.app.build/create_app) on the embedded store (a fresh data
 directory under the system's temporary directory for each size, removed afterwards), or on
 MongoDB when MONGODB_URI is set (a scratch database, dropped afterwards), and drives it with
 Flask's test client (no network, no gunicorn: the figures are the server's own cost).
@@ -37,11 +37,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from carnet.app import build, create_app  # noqa: E402
+from carnet_core.context import operator_context  # noqa: E402
 from consent.acl import access_fields  # noqa: E402
-from fhir_server.app import build, create_app  # noqa: E402
 from fhir_server.config import Settings  # noqa: E402
 from fhir_server.store.repository import now  # noqa: E402
-from smart_auth.context import operator_context  # noqa: E402
 
 FHIR_JSON = "application/fhir+json"
 TYPES = [
@@ -174,7 +174,7 @@ def insert_direct(carnet, resources: list[dict]) -> None:
     moment = now()
     current, history = [], []
     for res in resources:
-        resource, values, pk = store._documents(copy.deepcopy(res), 1, moment)
+        resource, values, pk = store.new_version(copy.deepcopy(res), 1, moment)
         doc = {
             "_id": resource["id"],
             "pk": pk or f"DocumentReference/{resource['id']}",
@@ -454,7 +454,7 @@ def main(argv=None) -> int:
     print(
         "ratio = HTTP create throughput : raw pymongo insert_one throughput of the same JSON into "
         "the same store. Latencies are per request through the full Flask stack, in milliseconds.\n"
-        "bulk load 'direct' = the documents store.write builds (same _documents/extract/acl), "
+        "bulk load 'direct' = the documents store.write builds (same new_version/extract/acl), "
         "inserted with insert_many (faster to load).\nThe embedded store reads through its indexes; mongomock (the former default) had none: "
         "every find, even by _id, scanned the collection."
     )

@@ -15,12 +15,13 @@ kept only in a companion event labelled NOPAT, which the patient's side never re
 """
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
+from carnet_core.context import AccessContext, operator_context
 from consent import codes
 from consent.notify import Notifier
 from consent.policy import Policy
-from smart_auth.context import AccessContext, operator_context
 
 AUDIT_CONTEXT = operator_context("audit")
 MAX_ENTITIES = 100  # per event; a larger search names its query, which says the rest
@@ -55,8 +56,16 @@ ACTIONS = {
 # Interactions whose event names the type searched (and, for the operator only, how).
 _TYPE_LEVEL = frozenset({"search-type", "history-type"})
 
-# (store write of one new resource)
-Writer = Callable[[AccessContext, dict], None]
+# Told of each event written for the patient's side: (caller, record, event).
+Observer = Callable[[AccessContext, str, dict], None]
+
+
+class EventStore(Protocol):
+    """Where the events go: the store's write (fhir_server.store.repository.Store)."""
+
+    def write(
+        self, ctx: AccessContext, resource: dict, *, method: str, must_be_new: bool = False
+    ) -> object: ...
 
 
 def _outcome(status: int) -> str:
@@ -64,12 +73,19 @@ def _outcome(status: int) -> str:
 
 
 class Auditor:
-    def __init__(self, write: Writer, policy: Policy, new_id: Callable[[], str], now: Callable):
-        self.write = write
+    def __init__(
+        self,
+        store: EventStore,
+        policy: Policy,
+        new_id: Callable[[], str],
+        now: Callable[[], str],
+        observers: Iterable[Observer] = (),
+    ):
+        self.store = store
         self.policy = policy
         self.new_id = new_id
         self.now = now
-        self.observers: list[Callable[[AccessContext, str, dict], None]] = []
+        self.observers = list(observers)
 
     @staticmethod
     def audited(ctx: AccessContext) -> bool:
@@ -101,7 +117,7 @@ class Auditor:
         for pk, refs in touched.items():
             for part, hidden_by in _by_audience(refs):
                 event = self._event(ctx, pk, part, interaction, status, resource_type, hidden_by)
-                self.write(AUDIT_CONTEXT, event)
+                self._write(event)
                 events.append(event)
                 for observer in self.observers:
                     observer(ctx, pk, event)
@@ -110,9 +126,13 @@ class Auditor:
                 forensic = self._event(
                     ctx, pk, refs, interaction, status, resource_type, [codes.NOPAT_LABEL], query
                 )
-                self.write(AUDIT_CONTEXT, forensic)
+                self._write(forensic)
                 events.append(forensic)
         return events
+
+    def _write(self, event: dict) -> None:
+        """A new AuditEvent, as the audit's own context (never itself audited)."""
+        self.store.write(AUDIT_CONTEXT, event, method="POST", must_be_new=True)
 
     def _event(
         self,
@@ -252,5 +272,4 @@ class Announcer:
 
     def __call__(self, ctx: AccessContext, pk: str, event: dict) -> None:
         if event["outcome"] == "0" and self.policy.rule_for(ctx, pk) in self.EMERGENCY_RULES:
-            if self.policy.facts is not None:
-                self.notifier.emergency_access(ctx, self.policy.facts.record(ctx, pk), event["id"])
+            self.notifier.emergency_access(ctx, self.policy.facts.record(ctx, pk), event["id"])

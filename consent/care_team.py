@@ -5,19 +5,18 @@ decides which professionals reach their record. Professional software may record
 consent to its own user's access (a `permit` privacy Consent naming only itself, consent.policy
 rule consent-recorded-by-professional, as the DMP allows); the patient is told at once through the
 sender (CareTeamAnnouncer), lists every member of their care team on their page
-(smart_auth.care_team_page), and withdraws any of them: the Consent becomes `inactive` in a new
+(consent.care_team_page), and withdraws any of them: the Consent becomes `inactive` in a new
 version written as the patient (rule patient-privacy-choices), like a change they made themselves.
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from consent.facts import POLICY_CONTEXT, Finder
+from carnet_core.context import AccessContext
+from consent.facts import Reader
 from consent.notify import Notifier
 from consent.policy import Policy
 from consent.privacy import is_privacy_consent, recorded_by_professional
-from fhir_server.interactions import Interactions
-from fhir_server.store.repository import Store
-from smart_auth.context import AccessContext
 
 _PATIENT_SIDE = ("Patient/", "RelatedPerson/")
 _NAMED_TYPES = ("Practitioner", "Organization")
@@ -59,10 +58,32 @@ def _name(resource: dict) -> str:
     return ""
 
 
+class RecordReader(Protocol):
+    """What the page reads with: the store's policy-filtered `find` (fhir_server.store)."""
+
+    def find(
+        self, ctx: AccessContext, resource_type: str, query: dict, *, limit: int = 0
+    ) -> list[dict]: ...
+
+
+class ConsentUpdater(Protocol):
+    """What a withdrawal writes with: the FHIR update interaction (fhir_server.interactions)."""
+
+    def update(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        id: str,
+        body: dict,
+        *,
+        if_match: str | None = None,
+    ) -> object: ...
+
+
 class CareTeam:
     """The page's two actions, run as the signed-in patient (or their legal representative)."""
 
-    def __init__(self, store: Store, interactions: Interactions):
+    def __init__(self, store: RecordReader, interactions: ConsentUpdater):
         self.store = store
         self.interactions = interactions
 
@@ -111,10 +132,10 @@ class CareTeamAnnouncer:
     """Tells the patient at once when professional software declares its user in their care team
     (an AuditEvent observer: runs after the request succeeded, once per Consent)."""
 
-    def __init__(self, policy: Policy, notifier: Notifier, find: Finder):
+    def __init__(self, policy: Policy, notifier: Notifier, reader: Reader):
         self.policy = policy
         self.notifier = notifier
-        self.find = find
+        self.reader = reader
 
     def __call__(self, ctx: AccessContext, pk: str, event: dict) -> None:
         if event["outcome"] != "0" or ctx.actor_kind not in ("practitioner", "system"):
@@ -128,7 +149,7 @@ class CareTeamAnnouncer:
         if not created or ctx.platform:
             return
         me, deposited_by = self.policy.me(ctx), self.policy.authored_as(ctx)
-        for doc in self.find(POLICY_CONTEXT, "Consent", {"_id": {"$in": created}}, 0):
+        for doc in self.reader.find("Consent", {"_id": {"$in": created}}):
             resource = doc.get("res") or {}
             if (
                 doc["vid"] == 1

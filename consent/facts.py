@@ -3,25 +3,31 @@
 A record's facts: its attending doctor (Patient.generalPractitioner), its privacy Consents
 (consent.privacy) and its status (open, opposed or closed: CSP R1111-28/-36, kept by INS beside
 the store, ingestion.records). An actor's facts: the records whose patient named it (care team, attending
-doctor, block), found by indexed reference searches across records. Read as the policy's own
-operator context: these reads are not accesses to anyone's data on the caller's behalf.
+doctor, block), found by indexed reference searches across records. Read below the policy (its
+input, never an answer to the caller): these reads are not accesses to anyone's data on the
+caller's behalf.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from carnet_core.context import AccessContext
 from consent.privacy import Choices, choices
-from smart_auth.context import AccessContext, operator_context
 
-# (resource type, query, limit) -> stored documents, unfiltered (the store's `find`).
-Finder = Callable[[AccessContext, str, dict, int], list[dict]]
-# (resource type, search parameters) -> a MongoDB predicate (the search engine's).
+
+class Reader(Protocol):
+    """Current stored documents, unfiltered (fhir_server.store.documents.Documents)."""
+
+    def find(self, resource_type: str, query: dict, limit: int = 0) -> list[dict]: ...
+
+
+# (resource type, search parameters) -> a MongoDB predicate (fhir_server.search.parameters).
 Compiler = Callable[[str, tuple[tuple[str, str], ...]], dict]
 # identifiers (system, value), or None for all -> those of records opposed or closed: their status.
 Statuses = Callable[[list[tuple[str, str]] | None], dict[tuple[str, str], str]]
 OPEN = "open"
 
-POLICY_CONTEXT = operator_context("consent-policy")
 # More than this many records naming one actor: the cross-record view is refused (too costly);
 # the software must work in one patient's context (EHR launch).
 MAX_RECORDS_PER_ACTOR = 5000
@@ -36,13 +42,13 @@ class RecordFacts:
 
 
 class Facts:
-    def __init__(self, find: Finder, compile_params: Compiler, statuses: Statuses | None = None):
-        self.find = find
+    def __init__(self, reader: Reader, compile_params: Compiler, statuses: Statuses | None = None):
+        self.reader = reader
         self.compile = compile_params
         self.statuses = statuses or (lambda identifiers: {})
 
     def _docs(self, resource_type: str, query: dict, limit: int = 0) -> list[dict]:
-        return self.find(POLICY_CONTEXT, resource_type, query, limit)
+        return self.reader.find(resource_type, query, limit)
 
     def record(self, ctx: AccessContext, pk: str) -> RecordFacts:
         """The facts of one patient's record (cached for the request)."""

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import mongoengine as me
 
+from carnet_core.context import AccessContext
 from consent import codes
 from consent.facts import RecordFacts
-from smart_auth.context import AccessContext
 from smart_auth.models import ALIAS, Account
 from smart_auth.sender import Sender
 

@@ -24,11 +24,11 @@ name only a Binary its writer deposited, or one of its record that its writer al
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from carnet_core.context import AccessContext
+from carnet_core.errors import Forbidden, InvalidResource, RecordRefused
 from consent import codes
 from consent.facts import OPEN, Facts
 from consent.privacy import recorded_by_professional
-from fhir_server.errors import Forbidden, InvalidResource, RecordRefused
-from smart_auth.context import AccessContext
 
 MATCH_NOTHING = {"_id": {"$in": []}}
 
@@ -75,12 +75,9 @@ def _or(branches: list[dict]) -> dict:
 class Policy:
     """Deny-by-default access decisions for every read and write."""
 
-    def __init__(self, emergency_sees_masked: bool = False):
-        self.emergency_sees_masked = emergency_sees_masked
-        self.facts: Facts | None = None
-
-    def bind(self, facts: Facts) -> None:
+    def __init__(self, facts: Facts, emergency_sees_masked: bool = False):
         self.facts = facts
+        self.emergency_sees_masked = emergency_sees_masked
 
     # -- reads ----------------------------------------------------------------------------------
     @staticmethod
@@ -166,7 +163,7 @@ class Policy:
     def me(self, ctx: AccessContext) -> set[str]:
         """The references a professional is known by: themselves and their organisations."""
         refs = {ref for ref in (ctx.actor_ref, ctx.organization) if ref}
-        if ctx.actor_kind == "practitioner" and ctx.actor_ref and self.facts:
+        if ctx.actor_kind == "practitioner" and ctx.actor_ref:
             refs |= self.facts.organisations(ctx, ctx.actor_ref)
         return refs
 
@@ -192,8 +189,6 @@ class Policy:
         """
         if "access" in ctx.cache:
             return ctx.cache["access"]
-        if self.facts is None:
-            raise RuntimeError("Policy.bind(facts) must be called when the app is built")
         personal = self.authored_as(ctx)
 
         def names_me(refs: set[str]) -> bool:
@@ -266,7 +261,7 @@ class Policy:
             if ctx.actor_kind == "operator" and intent.interaction == "create":
                 return "audit-append-only"
             raise Forbidden("Nobody changes or deletes an AuditEvent (rule: audit-append-only)")
-        if intent.resource_type in ("Patient", "Consent") and self.facts is not None:
+        if intent.resource_type in ("Patient", "Consent"):
             self.facts.forget(ctx)
         self._check_record_open(ctx, intent)
         if self.reads_everything(ctx):
@@ -287,7 +282,7 @@ class Policy:
 
         A deletion takes nothing in; the patient reads their closed record and may reopen it.
         """
-        if intent.interaction == "delete" or self.facts is None:
+        if intent.interaction == "delete":
             return
         if not (intent.pk or "").startswith("Patient/"):
             return
@@ -399,7 +394,7 @@ class Policy:
         if intent.resource_type == "Consent":
             own = self.authored_as(ctx)
             if intent.interaction == "create" and _records_own_consent(intent.resource, own):
-                facts = self.facts.record(ctx, intent.pk) if self.facts and intent.pk else None
+                facts = self.facts.record(ctx, intent.pk) if intent.pk else None
                 if facts is not None and me & facts.choices.blocked:
                     raise Forbidden(
                         "The patient blocked this professional (rule: blocked-by-patient)"

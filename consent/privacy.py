@@ -14,8 +14,8 @@ What we read from each active provision (its period, when given, containing now)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from carnet_core.dates import date_range
 from consent import codes
-from fhir_server.search.values import date_range
 
 
 @dataclass

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import mongoengine as me
 
+from carnet_core.context import operator_context
 from consent import codes
 from consent.notify import address_of
-from smart_auth.context import operator_context
 from smart_auth.models import ALIAS
 from smart_auth.sender import Sender
 

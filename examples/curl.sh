@@ -93,7 +93,7 @@ call 200 GET "Observation/$ID/_history/1"
 
 echo "### update with If-Match (optimistic locking): version 1 -> 2; a stale ETag is refused"
 sed -e "s/\"resourceType\": \"Observation\",/\"resourceType\": \"Observation\", \"id\": \"$ID\",/" \
-    -e 's/81.2/80.9/' "$BODY.new" >"$BODY.upd"
+    -e 's/81\.2/80.9/' "$BODY.new" >"$BODY.upd"
 call 200 PUT "Observation/$ID" -H "$CT" -H 'If-Match: W/"1"' --data-binary @"$BODY.upd"
 echo "ETag: $(header ETag)"
 call 412 PUT "Observation/$ID" -H "$CT" -H 'If-Match: W/"1"' --data-binary @"$BODY.upd"

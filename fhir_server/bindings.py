@@ -10,7 +10,7 @@ value sets too large to list here (MIME types, currencies, languages) are not ch
 import json
 from importlib import resources as importlib_resources
 
-from fhir_server.errors import Issue
+from carnet_core.errors import Issue
 
 # element path ("Patient.gender", "HumanName.use", "Timing.repeat.when") -> binding
 BINDINGS: dict[str, dict] = {

@@ -3,10 +3,10 @@
 from datetime import datetime
 from urllib.parse import urlencode
 
-from fhir_server.errors import BadRequest, Issue
-from fhir_server.outcome import operation_outcome
-from fhir_server.search import cursor as K
-from fhir_server.search import values as V
+from carnet_core.dates import date_range
+from carnet_core.errors import BadRequest, Issue
+from carnet_core.outcome import operation_outcome
+from fhir_server.search import cursor
 from fhir_server.shaping import summarize
 from fhir_server.store.repository import instant
 
@@ -22,7 +22,7 @@ def _url(base: str, params: list[tuple[str, str]], cursor: str | None = None) ->
 
 def searchset(interactions, req, result, warnings: list[Issue]) -> dict:
     base = f"{interactions.base_url}/{req.resource_type}"
-    this_cursor = K.encode(*req.cursor) if req.cursor else None
+    this_cursor = cursor.encode(*req.cursor) if req.cursor else None
     links = [_link("self", _url(base, req.link_params, this_cursor))]
     if result.next_cursor:
         links.append(_link("next", _url(base, req.link_params, result.next_cursor)))
@@ -57,7 +57,7 @@ def history_params(
     for name, value in params:
         if name == "_since":
             try:
-                since = V.date_range(value)[0]
+                since = date_range(value)[0]
             except ValueError as exc:
                 raise BadRequest(
                     f"_since must be an instant, not '{value}'", expression=["_since"]
@@ -70,7 +70,7 @@ def history_params(
                 )
             count = min(int(value), settings.max_count)
         elif name == "_cursor":
-            _, before = K.decode(value)
+            _, before = cursor.decode(value)
     return since, before, count
 
 
@@ -85,7 +85,7 @@ def history_bundle(
     if more and rows:
         last = rows[-1]
         keys = [last.vid] if id else [last.last_updated, last.doc["_id"]]
-        links.append(_link("next", _url(base, kept, K.encode("next", keys))))
+        links.append(_link("next", _url(base, kept, cursor.encode("next", keys))))
     entries = []
     for stored in rows:
         url = f"{resource_type}/{stored.id}"

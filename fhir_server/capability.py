@@ -6,8 +6,8 @@ the route table (fhir_server.route_table), and the search parameters the registr
 
 from consent.codes import DIRECTORY_TYPES
 from fhir_server import resources
+from fhir_server.indexing.registry import Registry
 from fhir_server.route_table import ROUTES, WRITES, Route, RouteTable
-from fhir_server.search.registry import Registry
 
 SOFTWARE_VERSION = "0.1.0"
 # consent.policy.Policy.hides_nothing: outside the directory, ids are the server's.

@@ -14,6 +14,7 @@ from decimal import Decimal, DecimalException
 
 from bson.decimal128 import Decimal128
 
+from carnet_core.errors import Issue
 from fhir_server.bindings import code_issue, concept_issue
 from fhir_server.elements import (
     BOOLEAN,
@@ -26,7 +27,6 @@ from fhir_server.elements import (
     elements,
     resource_model,
 )
-from fhir_server.errors import Issue
 
 _JSON_TYPE = {
     BOOLEAN: "true or false",

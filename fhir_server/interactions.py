@@ -13,9 +13,8 @@ from datetime import UTC
 import jsonpatch
 import jsonpointer
 
-from consent import labels
-from fhir_server import resources
-from fhir_server.errors import (
+from carnet_core.context import AccessContext
+from carnet_core.errors import (
     BadRequest,
     FhirError,
     InvalidResource,
@@ -23,7 +22,9 @@ from fhir_server.errors import (
     NotFound,
     PreconditionFailed,
 )
-from fhir_server.outcome import information
+from carnet_core.outcome import information
+from consent import labels
+from fhir_server import resources
 from fhir_server.search.engine import SearchEngine, unknown_outcome
 from fhir_server.shaping import summarize
 from fhir_server.store.binary import BlobStore
@@ -31,7 +32,6 @@ from fhir_server.store.claims import Claim, conditional_create_key, retrying
 from fhir_server.store.repository import Store, Stored, new_id
 from fhir_server.store.unit_of_work import UnitOfWork
 from fhir_server.validation import ProfileCheck, validate
-from smart_auth.context import AccessContext
 
 _ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
 
@@ -230,7 +230,7 @@ class Interactions:
             if if_none_exist:
                 found = self.conditional_match(ctx, resource_type, if_none_exist, "If-None-Exist")
                 if found:
-                    stored = self.store._stored_current(resource_type, found)
+                    stored = Stored.of_current(resource_type, found)
                     reply = self._written(stored, False, prefer)
                     reply.headers.pop("Location", None)
                     return reply

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from fhir_server.errors import BadRequest, MethodNotAllowed, NotFound
+from carnet_core.context import AccessContext
+from carnet_core.errors import BadRequest, MethodNotAllowed, NotFound
 from fhir_server.interactions import Interactions, Reply, parse_query_string
 from fhir_server.store.unit_of_work import UnitOfWork
-from smart_auth.context import AccessContext
 
 # What a route reads from the request body: a FHIR JSON resource or Bundle, a JSON Patch
 # (http.html#patch), or form-encoded search parameters (POST [type]/_search).
@@ -46,7 +46,7 @@ class BundleIntake(Protocol):
 
 
 class Server(Services, Protocol):
-    """The app's services (fhir_server.app.Carnet), for the routes a Bundle may not carry."""
+    """The app's services (carnet.app.Carnet), for the routes a Bundle may not carry."""
 
     ingestion: BundleIntake
 

@@ -11,7 +11,7 @@ import copy
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from fhir_server.errors import (
+from carnet_core.errors import (
     BadRequest,
     FhirError,
     Issue,
@@ -20,8 +20,8 @@ from fhir_server.errors import (
     PreconditionFailed,
     TooLarge,
 )
+from carnet_core.outcome import from_error
 from fhir_server.interactions import Interactions, Reply
-from fhir_server.outcome import from_error
 from fhir_server.resources import is_valid_id
 from fhir_server.route_table import ROUTES, Call, Match, RouteTable
 from fhir_server.store.claims import retrying

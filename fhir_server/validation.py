@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from carnet_core.errors import BadRequest, InvalidResource, Issue, NotFound
 from fhir_server import fhir_json, resources
-from fhir_server.errors import BadRequest, InvalidResource, Issue, NotFound
 
 ProfileCheck = Callable[[dict], list[Issue]]
 

@@ -22,18 +22,16 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import mongoengine as me
 import simplejson
 
+from carnet_core.context import AccessContext
+from carnet_core.errors import Conflict, FhirError
 from fhir_server import jsonio
-from fhir_server.errors import Conflict, FhirError
+from fhir_server.interactions import Interactions
 from ingestion.models import MAX_STORED_ERRORS, ImportJob, ImportSource, LineError, utcnow
-from smart_auth.context import AccessContext
-
-if TYPE_CHECKING:
-    from fhir_server.app import Carnet
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 # Fixed, so that the id derived for a line is the same in every run and every process.
@@ -178,7 +176,7 @@ class BulkImport:
 
     def __init__(
         self,
-        carnet: "Carnet",
+        interactions: Interactions,
         ctx: AccessContext,
         job: ImportJob,
         *,
@@ -188,7 +186,7 @@ class BulkImport:
         on_error: ErrorCallback | None = None,
         max_line_bytes: int = MAX_LINE_BYTES,
     ):
-        self.interactions = carnet.interactions
+        self.interactions = interactions
         self.ctx = ctx
         self.job = job
         self.checkpoint_every = max(1, checkpoint_every)
@@ -369,7 +367,7 @@ class BulkImport:
 
 
 def run_import(
-    carnet: "Carnet",
+    interactions: Interactions,
     ctx: AccessContext,
     sources: Iterable[str | Path | Source],
     *,
@@ -390,4 +388,4 @@ def run_import(
         named = [str(Path(s.path if isinstance(s, Source) else s).resolve()) for s in sources]
         if named and named != [source.path for source in job.sources]:
             raise JobError(f"Job '{job_id}' imports other files: resume it without naming files")
-    return BulkImport(carnet, ctx, job, **options).run()
+    return BulkImport(interactions, ctx, job, **options).run()

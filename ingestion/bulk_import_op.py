@@ -3,7 +3,7 @@
 Kick-off (`POST [base]/$import`), status (`GET` the Content-Location: 202 with X-Progress while
 running, 200 with the output manifest when done), cancellation (`DELETE` it) and the error files
 (OperationOutcome NDJSON, one per failed line). Framework-free: the Flask routes are in
-fhir_server/api/bulk_routes.py.
+ingestion/bulk_routes.py.
 
 Inputs are read only from `file://` URLs naming files under the server's import directory: the
 server never fetches a URL a client names (no request forgery) nor reads a file outside that
@@ -18,20 +18,16 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from carnet_core.context import AccessContext
+from carnet_core.errors import BadRequest, FhirError, Forbidden, Issue, NotFound, NotSupported
+from carnet_core.outcome import information, operation_outcome
 from fhir_server import jsonio, resources
-from fhir_server.errors import BadRequest, FhirError, Forbidden, Issue, NotFound, NotSupported
-from fhir_server.interactions import Reply
-from fhir_server.outcome import information, operation_outcome
+from fhir_server.interactions import Interactions, Reply
 from ingestion.bulk import BulkImport, JobError, Source, find_job, new_job, progress_of
 from ingestion.models import MAX_STORED_ERRORS, ImportJob
-from smart_auth.context import AccessContext
-
-if TYPE_CHECKING:
-    from fhir_server.app import Carnet
 
 log = logging.getLogger("carnet.import")
 
@@ -151,7 +147,7 @@ def _check_scopes(ctx: AccessContext, types: set[str]) -> None:
 
 
 def kick_off(
-    carnet: "Carnet",
+    interactions: Interactions,
     ctx: AccessContext,
     parameters: dict,
     import_dir: str | Path | None,
@@ -168,17 +164,17 @@ def kick_off(
         job = new_job(sources, uuid.uuid4().hex, client_id=ctx.client_id, input_source=input_source)
     except JobError as error:  # a file removed since it was checked
         raise BadRequest(str(error)) from error
-    (start or start_thread)(lambda: run_job(carnet, ctx, job.job_id))
+    (start or start_thread)(lambda: run_job(interactions, ctx, job.job_id))
     return job
 
 
-def run_job(carnet: "Carnet", ctx: AccessContext, job_id: str) -> None:
+def run_job(interactions: Interactions, ctx: AccessContext, job_id: str) -> None:
     """Run a job in the background: its outcome is in its ImportJob, failures in the log."""
     job = find_job(job_id)
     if job is None:
         return
     try:
-        BulkImport(carnet, ctx, job).run()
+        BulkImport(interactions, ctx, job).run()
     except Exception:
         log.exception("import job %s stopped", job_id)
 

@@ -9,13 +9,13 @@ SubmissionSet (same uniqueId) that brings documents it did not hold.
 
 from dataclasses import dataclass, field
 
-from fhir_server.errors import Conflict, InvalidResource
+from carnet_core.context import AccessContext, operator_context
+from carnet_core.errors import Conflict, InvalidResource
 from fhir_server.search.engine import SearchEngine
 from fhir_server.store.claims import Claim, identifier_key
 from fhir_server.store.repository import Store, instant
 from fhir_server.store.unit_of_work import UnitOfWork
 from profiles.bundle_rules import MHD_LIST_TYPES
-from smart_auth.context import AccessContext, operator_context
 
 
 @dataclass

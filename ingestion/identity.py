@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from fhir_server.errors import Conflict, InvalidResource, PreconditionFailed, RecordRefused
+from carnet_core.context import operator_context
+from carnet_core.errors import Conflict, InvalidResource, PreconditionFailed, RecordRefused
 from fhir_server.interactions import Interactions
 from fhir_server.store.repository import new_id
 from fhir_server.store.unit_of_work import UnitOfWork
 from ingestion import records
 from ingestion.ins import IDENTIFIER_SYSTEMS, InvalidIns, check_identifier, ins_identifier
-from smart_auth.context import operator_context
 
 # FR Core: the INS is used only for a qualified identity (docs/domain.md#identity-status).
 RELIABILITY = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"

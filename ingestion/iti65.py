@@ -20,8 +20,9 @@ https://interop.esante.gouv.fr/ig/fhir/pdsm/
 import copy
 import re
 
+from carnet_core.context import AccessContext
+from carnet_core.errors import FhirError, InvalidResource, Issue
 from fhir_server import fhir_json
-from fhir_server.errors import FhirError, InvalidResource, Issue
 from fhir_server.interactions import Interactions, Reply
 from fhir_server.store.claims import retrying
 from fhir_server.store.repository import Store
@@ -32,7 +33,6 @@ from ingestion.ins import INS_NIR
 from ingestion.replacement import Replacement, Replacements
 from profiles import DOCUMENT_TYPES, PROVIDE_BUNDLE, ProfileIssue, validate
 from profiles.terminology import CLASS_SYSTEM
-from smart_auth.context import AccessContext
 
 IHE_PROFILES = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/"
 PROVIDE_PROFILES = frozenset(

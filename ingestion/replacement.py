@@ -10,11 +10,11 @@ import base64
 import json
 from dataclasses import dataclass
 
-from fhir_server.errors import Conflict, InvalidResource
+from carnet_core.context import AccessContext, operator_context
+from carnet_core.errors import Conflict, InvalidResource
 from fhir_server.interactions import parse_query_string
 from fhir_server.search.engine import SearchEngine
 from fhir_server.store.repository import Store
-from smart_auth.context import AccessContext, operator_context
 
 REPLACES = "replaces"
 SUPERSEDE = [

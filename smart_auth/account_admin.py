@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from smart_auth.accounts import AccountError, AccountExists, create_account
 
-bp = Blueprint("carnet_account_admin", __name__, url_prefix="/auth/admin")
+blueprint = Blueprint("carnet_account_admin", __name__, url_prefix="/auth/admin")
 
 REALM = 'Bearer realm="carnet-admin"'
 
@@ -34,7 +34,7 @@ def _refusal():
     return None
 
 
-@bp.post("/accounts")
+@blueprint.post("/accounts")
 def create():
     refusal = _refusal()
     if refusal is not None:

@@ -4,8 +4,8 @@ https://www.rfc-editor.org/rfc/rfc6750#section-3 - a missing, malformed, forged,
 wrongly addressed or revoked token is answered 401 with a WWW-Authenticate challenge.
 """
 
-from fhir_server.errors import Unauthorized
-from smart_auth.context import AccessContext, from_claims
+from carnet_core.context import AccessContext, from_claims
+from carnet_core.errors import Unauthorized
 from smart_auth.tokens import InvalidToken, TokenService
 
 REALM = 'Bearer realm="carnet"'

@@ -9,14 +9,15 @@ direct read.
 
 from collections.abc import Callable
 
-from fhir_server.errors import Forbidden
-from fhir_server.store.compartment import COMPARTMENT_PARAMS
-from smart_auth.context import AccessContext
-from smart_auth.scopes import INTERACTION_PERMISSION, ResourceScope
+from carnet_core.compartment import COMPARTMENT_PARAMS
+from carnet_core.context import AccessContext
+from carnet_core.errors import Forbidden
+from carnet_core.scopes import INTERACTION_PERMISSION, ResourceScope
 
 MATCH_NOTHING = {"_id": {"$in": []}}
 
-# Compiles a granular scope's search parameters into a MongoDB predicate (the search engine's).
+# Compiles a granular scope's search parameters into a MongoDB predicate
+# (fhir_server.search.parameters).
 QueryCompiler = Callable[[str, tuple[tuple[str, str], ...]], dict]
 
 

@@ -38,7 +38,7 @@ from smart_auth.models import Account, OAuthClient
 from smart_auth.otp import send_code, verify_code
 from smart_auth.scope_text import describe
 
-bp = Blueprint(
+blueprint = Blueprint(
     "carnet_login",
     __name__,
     url_prefix="/auth",
@@ -96,26 +96,24 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
     )
-    from smart_auth import care_team_page  # noqa: F401  (its routes join this blueprint)
-
-    app.register_blueprint(bp)
-    app.register_blueprint(account_admin.bp)
+    app.register_blueprint(blueprint)
+    app.register_blueprint(account_admin.blueprint)
     external_idp.init_app(app)
     request_log.install()
 
 
-@bp.context_processor
+@blueprint.context_processor
 def _template_globals() -> dict:
     return {"csrf_token": csrf.token, "csrf_field": csrf.FIELD}
 
 
-@bp.before_request
+@blueprint.before_request
 def _check_csrf():
     # The authorization request itself comes from the app's page, not from ours (OIDC POST form).
     if request.endpoint == "carnet_login.authorize":
         return None
     if request.method == "POST" and not csrf.is_valid():
-        return _error(
+        return error_page(
             400,
             "This form has expired",
             "For your security, this form was refused: it was not sent from a page of this "
@@ -124,13 +122,13 @@ def _check_csrf():
     return None
 
 
-@bp.after_request
+@blueprint.after_request
 def _security_headers(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
     return response
 
 
-@bp.route("/authorize", methods=["GET", "POST"])
+@blueprint.route("/authorize", methods=["GET", "POST"])
 def authorize():
     """RFC 6749 section 4.1.1: validate, keep the request, then sign in (or go to consent).
 
@@ -144,15 +142,15 @@ def authorize():
     session["authz"] = {"id": secrets.token_urlsafe(12), "params": request.values.to_dict()}
     if "login" in (request.values.get("prompt") or "").split():
         sessions.end(session.pop("sid", None))
-    return redirect(url_for(".consent" if _signed_in() else ".login"))
+    return redirect(url_for(".consent" if signed_in_account() else ".login"))
 
 
-@bp.get("/login")
+@blueprint.get("/login")
 def login():
     return _login_page()
 
 
-@bp.post("/login")
+@blueprint.post("/login")
 def login_submit():
     auth = _auth()
     username = request.form.get("username", "")
@@ -167,14 +165,14 @@ def login_submit():
     return redirect(url_for(".code"))
 
 
-@bp.get("/code")
+@blueprint.get("/code")
 def code():
     if "challenge" not in session:
         return redirect(url_for(".login"))
-    return _page("code.html", hint=session.get("code_hint"))
+    return render_page("code.html", hint=session.get("code_hint"))
 
 
-@bp.post("/code")
+@blueprint.post("/code")
 def code_submit():
     challenge = session.get("challenge")
     if not challenge:
@@ -188,41 +186,41 @@ def code_submit():
             session.pop("challenge", None)
             session.pop("code_hint", None)
             return _login_page(refused.message, 401)
-        return _page("code.html", 401, hint=session.get("code_hint"), message=refused.message)
+        return render_page("code.html", 401, hint=session.get("code_hint"), message=refused.message)
     return _signed_in_redirect(account)
 
 
-@bp.get("/login/external")
+@blueprint.get("/login/external")
 def login_external():
     """A professional signs in with the external provider instead of password and code."""
     if external_idp.provider() is None:
-        return _error(404, "Not available", "This server has no external identity provider.")
+        return error_page(404, "Not available", "This server has no external identity provider.")
     try:
         return external_idp.redirect_to_provider(
             url_for(".login_external_callback", _external=True)
         )
     except external_idp.ExternalLoginRefused as refused:
-        return _error(refused.status, refused.title, refused.message)
+        return error_page(refused.status, refused.title, refused.message)
 
 
-@bp.get("/login/external/callback")
+@blueprint.get("/login/external/callback")
 def login_external_callback():
     """The provider's answer (OpenID Connect Core 1.0 section 3.1.2.5); then as after the code."""
     if external_idp.provider() is None:
-        return _error(404, "Not available", "This server has no external identity provider.")
+        return error_page(404, "Not available", "This server has no external identity provider.")
     try:
         account = external_idp.complete()
     except external_idp.ExternalLoginRefused as refused:
-        return _error(refused.status, refused.title, refused.message)
+        return error_page(refused.status, refused.title, refused.message)
     return _signed_in_redirect(account)
 
 
-@bp.get("/consent")
+@blueprint.get("/consent")
 def consent():
     pending = session.get("authz")
     if pending is None:
-        return _error(400, "Nothing to approve", "No app is waiting for your approval.")
-    account = _signed_in()
+        return error_page(400, "Nothing to approve", "No app is waiting for your approval.")
+    account = signed_in_account()
     if account is None:
         return redirect(url_for(".login"))
     server = _server()
@@ -231,7 +229,7 @@ def consent():
     except OAuth2Error as error:
         session.pop("authz", None)
         return _oauth_error(server, error)
-    return _page(
+    return render_page(
         "consent.html",
         app_name=_client_name(pending["params"].get("client_id")),
         permissions=describe(grant.request.scope or ""),
@@ -240,12 +238,12 @@ def consent():
     )
 
 
-@bp.post("/consent")
+@blueprint.post("/consent")
 def consent_submit():
     pending = session.get("authz")
-    account = _signed_in()
+    account = signed_in_account()
     if pending is None or request.form.get("request_id") != pending["id"]:
-        return _error(400, "This page is out of date", "Go back to the app and start again.")
+        return error_page(400, "This page is out of date", "Go back to the app and start again.")
     if account is None:
         return redirect(url_for(".login"))
     server = _server()
@@ -264,18 +262,18 @@ def consent_submit():
     return response
 
 
-@bp.get("/apps")
+@blueprint.get("/apps")
 def apps():
-    account = _signed_in()
+    account = signed_in_account()
     if account is None:
         session["next"] = url_for(".apps")
         return redirect(url_for(".login"))
-    return _page("apps.html", apps=authorized_apps(account.fhir_user), account=account)
+    return render_page("apps.html", apps=authorized_apps(account.fhir_user), account=account)
 
 
-@bp.post("/apps/<grant_id>/revoke")
+@blueprint.post("/apps/<grant_id>/revoke")
 def revoke(grant_id: str):
-    account = _signed_in()
+    account = signed_in_account()
     if account is None:
         session["next"] = url_for(".apps")
         return redirect(url_for(".login"))
@@ -286,11 +284,11 @@ def revoke(grant_id: str):
     return redirect(url_for(".apps"))
 
 
-@bp.post("/logout")
+@blueprint.post("/logout")
 def logout():
     sessions.end(session.get("sid"))  # on the server: a copy of the cookie is worth nothing now
     session.clear()
-    return _page("message.html", title="Signed out", message="You are signed out of Carnet.")
+    return render_page("message.html", title="Signed out", message="You are signed out of Carnet.")
 
 
 def _auth():
@@ -307,19 +305,21 @@ def _policy() -> LoginPolicy:
     return LoginPolicy.from_settings(_auth().settings)
 
 
-def _page(template: str, status: int = 200, **context):
+def render_page(template: str, status: int = 200, **context):
+    """One of the sign-in pages' templates (templates/carnet_auth/), with `status`."""
     return render_template(f"carnet_auth/{template}", **context), status
 
 
-def _error(status: int, title: str, message: str):
-    return _page("message.html", status, title=title, message=message, error=True)
+def error_page(status: int, title: str, message: str):
+    """A page telling the person what went wrong, with `status`."""
+    return render_page("message.html", status, title=title, message=message, error=True)
 
 
 def _login_page(message: str | None = None, status: int = 200, username: str = ""):
     pending = session.get("authz")
     app_name = _client_name(pending["params"].get("client_id")) if pending else None
     external = external_idp.provider()
-    return _page(
+    return render_page(
         "login.html",
         status,
         message=message,
@@ -333,7 +333,7 @@ def _oauth_error(server, error: OAuth2Error):
     """Redirect with the error when the redirect URI is trusted, else explain it on a page."""
     if error.redirect_uri:
         return server.handle_response(*error())
-    return _error(
+    return error_page(
         400,
         "This app's request cannot be accepted",
         f"{error.error}: {error.get_error_description() or error.description or ''}".strip(": "),
@@ -372,7 +372,8 @@ def _sign_in(account: Account) -> None:
     csrf.renew()
 
 
-def _signed_in() -> Account | None:
+def signed_in_account() -> Account | None:
+    """The account this browser's sign-in session (smart_auth.sessions) names, if still valid."""
     return sessions.account_of(session.get("sid"))
 
 

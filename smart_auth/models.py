@@ -200,20 +200,3 @@ class SigningKey(_Base):
     created = me.DateTimeField(default=utcnow)
     retired_at = me.DateTimeField()
     meta = {"collection": "auth_signing_keys"}
-
-
-def connect(uri: str | None, db_name: str, data_dir: str) -> None:
-    """(Re)bind the models to this process's database: MONGODB_URI, else the embedded store."""
-    me.disconnect(ALIAS)
-    if uri:
-        me.connect(db=db_name, host=uri, alias=ALIAS, tz_aware=True, uuidRepresentation="standard")
-    else:
-        from fhir_server.store.db import embedded_client_class
-
-        me.connect(
-            db=db_name,
-            alias=ALIAS,
-            mongo_client_class=embedded_client_class(data_dir),
-            tz_aware=True,
-            uuidRepresentation="standard",
-        )

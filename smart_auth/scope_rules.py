@@ -7,7 +7,7 @@
 
 from authlib.oauth2.rfc6749 import InvalidScopeError
 
-from smart_auth.scopes import InvalidScope, ScopeSet
+from carnet_core.scopes import InvalidScope, ScopeSet
 
 REFRESH_SCOPES = ("offline_access", "online_access")
 

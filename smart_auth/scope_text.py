@@ -9,7 +9,7 @@ SMART App Launch 2, "Scopes and Launch Context"
 import re
 from dataclasses import dataclass
 
-from smart_auth.scopes import InvalidScope, parse_resource_scope
+from carnet_core.scopes import InvalidScope, parse_resource_scope
 
 # What each kind of data is called for the person (patient/ scopes say "your", user/ "patients'").
 DATA_NAMES = {

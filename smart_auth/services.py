@@ -1,8 +1,10 @@
-"""The authorization side's services, built once per process by the app factory."""
+"""The authorization side's services, built once per process by the app factory.
+
+Their records (smart_auth.models) are bound to the database by the composition root (carnet.app).
+"""
 
 from dataclasses import dataclass, field
 
-from smart_auth import models
 from smart_auth.keys import KeyRing
 from smart_auth.sender import OutboxSender, Sender
 from smart_auth.tokens import TokenService
@@ -18,7 +20,6 @@ class AuthServices:
 
     @classmethod
     def build(cls, settings, sender: Sender | None = None) -> "AuthServices":
-        models.connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
         keys = KeyRing(settings.token_lifetime)
         tokens = TokenService(
             keys, settings.public_root, settings.base_url, settings.token_lifetime

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from fhir_server.app import build, create_app
+from carnet.app import build, create_app
 from fhir_server.config import Settings
 from fhir_server.store.embedded.engine import FILE_NAME
 from tests.core import watched
@@ -74,7 +74,8 @@ class FhirClient:
         self.http = client
         self.token = token
 
-    def _send(self, method, url, body=None, headers=None, content_type=FHIR_JSON):
+    def send(self, method, url, body=None, headers=None, content_type=FHIR_JSON):
+        """Any method, `body` as JSON (its content type `content_type`), with the token."""
         import json
 
         headers = dict(headers or {})
@@ -93,20 +94,20 @@ class FhirClient:
         return response
 
     def get(self, url, **kw):
-        return self._send("GET", url, **kw)
+        return self.send("GET", url, **kw)
 
     def post(self, url, body=None, **kw):
-        return self._send("POST", url, body, **kw)
+        return self.send("POST", url, body, **kw)
 
     def put(self, url, body=None, **kw):
-        return self._send("PUT", url, body, **kw)
+        return self.send("PUT", url, body, **kw)
 
     def patch(self, url, body=None, **kw):
         kw.setdefault("content_type", "application/json-patch+json")
-        return self._send("PATCH", url, body, **kw)
+        return self.send("PATCH", url, body, **kw)
 
     def delete(self, url, **kw):
-        return self._send("DELETE", url, **kw)
+        return self.send("DELETE", url, **kw)
 
     def create(self, resource: dict) -> dict:
         response = self.post(resource["resourceType"], resource)

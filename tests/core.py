@@ -12,17 +12,19 @@ from dataclasses import dataclass
 
 import pytest
 
+from carnet_core.context import AccessContext, from_claims, operator_context
 from consent.facts import Facts
 from consent.policy import Policy
 from fhir_server.config import Settings
+from fhir_server.indexing.registry import REGISTRY
 from fhir_server.interactions import Interactions
 from fhir_server.search.engine import SearchEngine
-from fhir_server.search.registry import REGISTRY
+from fhir_server.search.parameters import ParameterCompiler
 from fhir_server.store.binary import BlobStore
 from fhir_server.store.db import connect
+from fhir_server.store.documents import Documents
 from fhir_server.store.repository import Store
 from ingestion import records
-from smart_auth.context import AccessContext, from_claims, operator_context
 from smart_auth.enforcement import ScopeEnforcer
 from tests.index_coverage import unserved
 
@@ -37,19 +39,16 @@ class Core:
 
 
 def build_core(settings: Settings) -> Core:
+    """The first half of carnet.app.build, in its order, without the app, auth or audit."""
     db, transactions = connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
-    enforcer = ScopeEnforcer(lambda rtype, params: engine.compile_params(rtype, params))
-    policy = Policy(emergency_sees_masked=settings.emergency_sees_masked)
-    store = Store(db, policy, REGISTRY, settings.base_url, bool(transactions), enforcer)
+    parameters = ParameterCompiler(REGISTRY, settings.base_url)
+    enforcer = ScopeEnforcer(parameters.compile_params)
+    documents = Documents(db)
+    facts = Facts(documents, parameters.compile_params, records.refused)
+    policy = Policy(facts, emergency_sees_masked=settings.emergency_sees_masked)
+    store = Store(documents, policy, REGISTRY, settings.base_url, bool(transactions), enforcer)
     store.ensure_indexes()
-    engine = SearchEngine(store, REGISTRY, settings)
-    policy.bind(
-        Facts(
-            lambda ctx, rtype, query, limit: store.find(ctx, rtype, query, limit=limit),
-            engine.compile_params,
-            records.refused,
-        )
-    )
+    engine = SearchEngine(store, parameters, settings)
     blobs = BlobStore(db, settings.gridfs_threshold)
     interactions = Interactions(store, engine, blobs, settings.base_url)
     return Core(store, policy, engine, interactions, operator_context("core-test"))
@@ -78,7 +77,7 @@ def core(settings, queries):
 
 
 def caller(actor: str, fhir_user: str, scope: str, **claims) -> AccessContext:
-    """The context a request with such an access token would carry (smart_auth.context)."""
+    """The context a request with such an access token would carry (carnet_core.context)."""
     return from_claims(
         {"actor": actor, "fhirUser": fhir_user, "scope": scope, "client_id": "core-test", **claims}
     )

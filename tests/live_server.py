@@ -32,7 +32,7 @@ def free_port() -> int:
 def admin(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     """A `fhir-server` administration command in its own process, as an operator runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "fhir_server.cli", *args],
+        [sys.executable, "-m", "carnet.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -73,7 +73,7 @@ class LiveServer:
 
     def start(self, timeout: float = 60) -> "LiveServer":
         with self.log.open("ab") as log:
-            command = [sys.executable, "-m", "fhir_server.cli", "serve", "--port", str(self.port)]
+            command = [sys.executable, "-m", "carnet.cli", "serve", "--port", str(self.port)]
             command += ["--workers", str(self.worker_count)] + (["--demo"] if self.demo else [])
             self.process = subprocess.Popen(
                 command,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fhir_server.cli import DEMO_DIR, demo_files, load_files
+from carnet.cli import DEMO_DIR, demo_files, load_files
 
 INS = "urn:oid:1.2.250.1.213.1.4.8"
 MASQUE_PS = (

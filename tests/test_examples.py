@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from fhir_server import cli
-from fhir_server.app import build, create_app
+from carnet import cli
+from carnet.app import build, create_app
 from fhir_server.config import Settings
 from smart_auth.models import Account, OAuthClient
 
@@ -48,7 +48,7 @@ def demo_server(tmp_path_factory):
         data_dir=str(tmp_path_factory.mktemp("demo-data")),
     )
     carnet = build(settings)
-    cli._load_demo(carnet)  # what `fhir-server serve --demo` does before serving
+    cli.load_demo(carnet)  # what `fhir-server serve --demo` does before serving
     holder["app"] = create_app(settings, carnet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -7,10 +7,10 @@ XML and Turtle are answered 406 / 415.
 import simplejson
 from flask import Request, Response, request
 
+from carnet_core.errors import BadRequest, FhirError, NotAcceptable, TooLarge, UnsupportedMediaType
+from carnet_core.outcome import from_error
 from fhir_server import jsonio
-from fhir_server.errors import BadRequest, FhirError, NotAcceptable, TooLarge, UnsupportedMediaType
 from fhir_server.interactions import Reply
-from fhir_server.outcome import from_error
 
 FHIR_JSON = "application/fhir+json"
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")

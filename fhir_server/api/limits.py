@@ -1,13 +1,13 @@
 """The request line and header limits, answered as OperationOutcomes: RFC 9110 §15.5.15, RFC 6585 §5.
 
 gunicorn would answer an over-long request line (414) or header field (431) itself, with an HTML
-page; `fhir-server serve` lifts its limits (fhir_server.cli) so that these reach the application,
+page; `fhir-server serve` lifts its limits (carnet.cli) so that these reach the application,
 which answers them here as every other error: https://hl7.org/fhir/R4/http.html#2.21.0.4
 """
 
 from flask import Flask, request
 
-from fhir_server.errors import HeaderTooLarge, UriTooLong
+from carnet_core.errors import HeaderTooLarge, UriTooLong
 
 MAX_URL_BYTES = 8190  # gunicorn's own largest request line
 MAX_HEADER_FIELD_BYTES = 8190  # gunicorn's default for one header field

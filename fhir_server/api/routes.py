@@ -14,11 +14,11 @@ from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from carnet_core.context import AccessContext
+from carnet_core.errors import FhirError, UnsupportedMediaType
 from fhir_server.api import http
-from fhir_server.errors import FhirError, UnsupportedMediaType
 from fhir_server.route_table import ROUTES, Call, Match, Route, RouteTable
 from smart_auth.bearer import context_from_headers
-from smart_auth.context import AccessContext
 
 log = logging.getLogger("carnet.audit")
 

@@ -8,9 +8,10 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from fhir_server.errors import BadRequest
-from fhir_server.search import values as V
-from fhir_server.search.registry import SearchParam
+from carnet_core import dates
+from carnet_core.errors import BadRequest
+from fhir_server.indexing import values
+from fhir_server.indexing.registry import SearchParam
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 MODIFIERS = {
@@ -68,7 +69,8 @@ def _split_prefix(value: str, allowed=DATE_PREFIXES) -> tuple[str, str]:
     return "eq", value
 
 
-def _any(alternatives: list[dict]) -> dict:
+def any_of(alternatives: list[dict]) -> dict:
+    """The predicate matching any of `alternatives` (a parameter's comma-separated values)."""
     return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
 
 
@@ -82,13 +84,13 @@ def _bad(param: SearchParam, value: str, why: str) -> BadRequest:
 def token(param: SearchParam, modifier: str | None, value: str) -> dict:
     code = param.code
     if modifier == "text":
-        needle = V.key(code, V.normalize(unescape(value)))
+        needle = values.key(code, values.normalize(unescape(value)))
         return {"tt": {"$regex": "^" + re.escape(needle)}}
     parts = split_pipes(value)
     if modifier == "of-type":
         if len(parts) != 3 or not parts[1] or not parts[2]:
             raise _bad(param, value, ":of-type takes system|code|value")
-        return {"tk": V.key(f"{code}:of-type", V.joined(*parts))}
+        return {"tk": values.key(f"{code}:of-type", values.joined(*parts))}
     if param.code == "_id":
         id = "|".join(parts)
         return {"_id": {"$ne": id}} if modifier == "not" else {"_id": id}
@@ -97,34 +99,27 @@ def token(param: SearchParam, modifier: str | None, value: str) -> dict:
     if len(parts) == 2:
         if not parts[0] and not parts[1]:
             raise _bad(param, value, "empty system and code")
-        key = V.key(code, V.joined(parts[0], parts[1]))
+        key = values.key(code, values.joined(parts[0], parts[1]))
     else:
-        key = V.key(code, V.part(parts[0]))
+        key = values.key(code, values.part(parts[0]))
     if modifier == "not":
         return {"tk": {"$ne": key}}
     return {"tk": key}
 
 
 def uri(param: SearchParam, modifier: str | None, value: str) -> dict:
-    return {"tk": V.key(param.code, unescape(value))}
+    return {"tk": values.key(param.code, unescape(value))}
 
 
 def string(param: SearchParam, modifier: str | None, value: str) -> dict:
     value = unescape(value)
     if modifier == "exact":
-        return {"se": V.key(param.code, value)}
-    prefix = re.escape(V.key(param.code, ""))
-    needle = re.escape(V.normalize(value))
+        return {"se": values.key(param.code, value)}
+    prefix = re.escape(values.key(param.code, ""))
+    needle = re.escape(values.normalize(value))
     if modifier == "contains":
         return {"st": {"$regex": f"^{prefix}.*{needle}"}}
     return {"st": {"$regex": f"^{prefix}{needle}"}}
-
-
-def _earlier(moment: datetime, step) -> datetime:
-    try:
-        return moment - step
-    except OverflowError:
-        return V.MIN_DATE
 
 
 def _date_condition(prefix: str, lo: datetime, hi: datetime) -> dict:
@@ -140,7 +135,7 @@ def _date_condition(prefix: str, lo: datetime, hi: datetime) -> dict:
         return {"hi": {"$lte": lo}}
     if prefix == "ap":
         margin = abs(datetime.now(UTC) - lo) * 0.1
-        return {"lo": {"$lt": V._later(hi, margin)}, "hi": {"$gt": _earlier(lo, margin)}}
+        return {"lo": {"$lt": dates.later(hi, margin)}, "hi": {"$gt": dates.earlier(lo, margin)}}
     raise ValueError(prefix)
 
 
@@ -148,7 +143,7 @@ def date(param: SearchParam, modifier: str | None, value: str) -> dict:
     value = unescape(value)
     prefix, text = _split_prefix(value)
     try:
-        lo, hi = V.date_range(text)
+        lo, hi = dates.date_range(text)
     except ValueError as exc:
         raise _bad(
             param, value, "not a date, dateTime or instant (YYYY[-MM[-DD[Thh:mm[:ss]]]])"
@@ -159,7 +154,7 @@ def date(param: SearchParam, modifier: str | None, value: str) -> dict:
         return {"has": param.code, "dt": {"$not": eq}}
     if prefix in ("ge", "le"):
         strict = "gt" if prefix == "ge" else "lt"
-        return _any(
+        return any_of(
             [
                 {"dt": {"$elemMatch": {**field, **_date_condition(strict, lo, hi)}}},
                 {"dt": {"$elemMatch": {**field, **_date_condition("eq", lo, hi)}}},
@@ -175,7 +170,7 @@ def quantity(param: SearchParam, modifier: str | None, value: str) -> dict:
         raise _bad(param, value, "a quantity is number or number|system|code")
     number_text, system, code = parts if len(parts) == 3 else (text, "", "")
     try:
-        v, lo, hi = V.number_range(number_text)
+        v, lo, hi = values.number_range(number_text)
     except ValueError as exc:
         raise _bad(param, value, "not a number") from exc
     cond: dict = {"p": param.code}
@@ -203,7 +198,7 @@ number = quantity
 
 def local_keys(code: str, relative: str, base_url: str) -> list[str]:
     """Keys of a reference to `Type/id` on this server, written relative or absolute."""
-    return [V.key(code, relative), V.key(code, f"{base_url}/{relative}")]
+    return [values.key(code, relative), values.key(code, f"{base_url}/{relative}")]
 
 
 def reference(param: SearchParam, modifier: str | None, value: str, base_url: str) -> dict:
@@ -211,7 +206,7 @@ def reference(param: SearchParam, modifier: str | None, value: str, base_url: st
         parts = split_pipes(value)
         if len(parts) > 2:
             raise _bad(param, value, ":identifier takes [system|]value")
-        return {"rf": V.key(f"{param.code}:identifier", V.joined(*parts))}
+        return {"rf": values.key(f"{param.code}:identifier", values.joined(*parts))}
     value = unescape(value)
     if value.startswith(base_url + "/"):
         value = value[len(base_url) + 1 :]
@@ -231,7 +226,7 @@ def reference(param: SearchParam, modifier: str | None, value: str, base_url: st
             raise _bad(param, value, "give the type as Type/id for this parameter")
         keys = [k for t in targets for k in local_keys(param.code, f"{t}/{value}", base_url)]
         return {"rf": {"$in": keys}}
-    return {"rf": V.key(param.code, value)}
+    return {"rf": values.key(param.code, value)}
 
 
 def missing(param: SearchParam, value: str) -> dict:

@@ -9,7 +9,7 @@ import base64
 import json
 from datetime import datetime
 
-from fhir_server.errors import BadRequest
+from carnet_core.errors import BadRequest
 
 MATCH_NOTHING = {"_id": {"$in": []}}
 

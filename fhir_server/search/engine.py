@@ -6,14 +6,14 @@ Parsing (modifiers, chains, `_has`, result parameters) and execution (keyset pag
 
 from dataclasses import dataclass, field
 
-from fhir_server.errors import BadRequest, Issue, TooCostly
+from carnet_core.compartment import implied_compartment
+from carnet_core.context import AccessContext
+from carnet_core.errors import BadRequest, Issue, TooCostly
+from fhir_server.indexing.registry import RESULT_PARAMETERS, SearchParam
 from fhir_server.resources import is_supported
-from fhir_server.search import compile as C
-from fhir_server.search import cursor as K
-from fhir_server.search.registry import RESULT_PARAMETERS, Registry, SearchParam
-from fhir_server.store.compartment import implied_compartment
+from fhir_server.search import compile, cursor
+from fhir_server.search.parameters import ParameterCompiler
 from fhir_server.store.repository import Store, Stored
-from smart_auth.context import AccessContext
 
 SUMMARY_VALUES = ("true", "false", "text", "data", "count")
 TOTAL_VALUES = ("none", "estimate", "accurate")
@@ -60,9 +60,10 @@ class SearchResult:
 
 
 class SearchEngine:
-    def __init__(self, store: Store, registry: Registry, settings):
+    def __init__(self, store: Store, parameters: ParameterCompiler, settings):
         self.store = store
-        self.registry = registry
+        self.parameters = parameters
+        self.registry = parameters.registry
         self.settings = settings
 
     # -- parsing --------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ class SearchEngine:
         req = SearchRequest(resource_type, count=self.settings.default_count)
         for name, raw in params:
             if name == "_cursor":
-                req.cursor = K.decode(raw)
+                req.cursor = cursor.decode(raw)
                 continue
             if raw == "" and name not in ("_summary",):
                 continue
@@ -97,20 +98,6 @@ class SearchEngine:
                 expression=req.unknown,
             )
         return req
-
-    def compile_params(self, resource_type: str, params: tuple[tuple[str, str], ...]) -> dict:
-        """A granular scope's parameters as a predicate (smart_auth.enforcement): plain
-        parameters only, no chains or _has, so compiling needs no query of its own."""
-        req = SearchRequest(resource_type)
-        for name, raw in params:
-            if "." in name or name.startswith("_has") or name.split(":")[0] in RESULT_PARAMETERS:
-                raise BadRequest(f"A scope's search cannot use '{name}'", expression=[name])
-            compiled = self._param(None, resource_type, name, raw, req)
-            if compiled is not None:
-                req.filters.append(compiled)
-        if req.unknown:
-            raise BadRequest(f"Unknown search parameter(s) in scope: {', '.join(req.unknown)}")
-        return req.query()
 
     def _int(self, name: str, raw: str) -> int:
         if not raw.isdigit():
@@ -199,29 +186,7 @@ class SearchEngine:
         modifier = modifier or None
         if chain:
             return self._chain(ctx, param, modifier, chain, raw)
-        if modifier == "missing":
-            return C.missing(param, raw)
-        if modifier and param.type == "reference":
-            if modifier != "identifier" and not is_supported(modifier):
-                raise BadRequest(
-                    f"Unknown modifier ':{modifier}' for reference parameter '{code}'",
-                    expression=[name],
-                )
-        elif modifier and modifier not in C.MODIFIERS.get(param.type, ()):
-            raise BadRequest(
-                f"Modifier ':{modifier}' is not supported for {param.type} parameter '{code}'",
-                code="not-supported",
-                expression=[name],
-            )
-        alternatives = [self._value(param, modifier, value) for value in C.split_or(raw)]
-        if modifier == "not" and len(alternatives) > 1:
-            return {"$and": alternatives}
-        return C._any(alternatives)
-
-    def _value(self, param: SearchParam, modifier: str | None, value: str) -> dict:
-        if param.type == "reference":
-            return C.reference(param, modifier, value, self.settings.base_url)
-        return C.COMPILERS[param.type](param, modifier, value)
+        return self.parameters.plain(param, modifier, name, raw)
 
     def _ids(self, ctx, resource_type: str, query: dict) -> list[str]:
         docs = self._sub_query(ctx, resource_type, query, {"_id": 1}, "chained or _has")
@@ -260,14 +225,14 @@ class SearchEngine:
         for target in targets:
             inner = self._param(ctx, target, chain, raw, SearchRequest(target))
             for i in self._ids(ctx, target, inner):
-                keys += C.local_keys(param.code, f"{target}/{i}", self.settings.base_url)
+                keys += compile.local_keys(param.code, f"{target}/{i}", self.settings.base_url)
         if chain == "identifier":
             # A reference's own identifier names the same target (references.html#logical):
             # `patient.identifier` also finds the documents whose subject carries it, whether or
             # not the caller may read the Patient (a hospital finds what it deposited, by INS).
             keys += [
-                C.reference(param, "identifier", value, self.settings.base_url)["rf"]
-                for value in C.split_or(raw)
+                compile.reference(param, "identifier", value, self.settings.base_url)["rf"]
+                for value in compile.split_or(raw)
             ]
         return {"rf": {"$in": keys}}
 
@@ -320,7 +285,7 @@ class SearchEngine:
                 )
             keys = keys[:-1]
             order = sort if direction == "next" else [(f, -d) for f, d in sort]
-            condition = K.keyset(order, keys)
+            condition = cursor.keyset(order, keys)
             page_query = {"$and": [query, condition]} if query else condition
             sort = order
         docs = self.store.find(ctx, req.resource_type, page_query, sort=sort, limit=req.count + 1)
@@ -332,12 +297,16 @@ class SearchEngine:
         has_prev = bool(req.cursor) and (direction == "next" or more)
         sig = [_signature(req.sort)]
         next_cursor = (
-            K.encode("next", K.row_keys(docs[-1], req.sort) + sig) if docs and has_next else None
+            cursor.encode("next", cursor.row_keys(docs[-1], req.sort) + sig)
+            if docs and has_next
+            else None
         )
         prev_cursor = (
-            K.encode("prev", K.row_keys(docs[0], req.sort) + sig) if docs and has_prev else None
+            cursor.encode("prev", cursor.row_keys(docs[0], req.sort) + sig)
+            if docs and has_prev
+            else None
         )
-        matches = [self.store._stored_current(req.resource_type, d) for d in docs]
+        matches = [Stored.of_current(req.resource_type, d) for d in docs]
         included = self._includes(ctx, req, docs)
         return SearchResult(matches, included, total, next_cursor, prev_cursor)
 
@@ -381,7 +350,9 @@ class SearchEngine:
                     keys = [
                         k
                         for t, d in frontier
-                        for k in C.local_keys(rev.param, f"{t}/{d['_id']}", self.settings.base_url)
+                        for k in compile.local_keys(
+                            rev.param, f"{t}/{d['_id']}", self.settings.base_url
+                        )
                     ]
                     for d in self.store.find(
                         ctx,
@@ -393,7 +364,7 @@ class SearchEngine:
                         if (rev.source_type, d["_id"]) not in seen:
                             seen.add((rev.source_type, d["_id"]))
                             found.append((rev.source_type, d))
-            out += [self.store._stored_current(t, d) for t, d in found]
+            out += [Stored.of_current(t, d) for t, d in found]
             frontier = found
             if not found:
                 break

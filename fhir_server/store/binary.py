@@ -8,7 +8,7 @@ import base64
 
 import gridfs
 
-from fhir_server.errors import InvalidResource
+from carnet_core.errors import InvalidResource
 from fhir_server.store.unit_of_work import UnitOfWork
 
 

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from fhir_server.errors import Conflict
+from carnet_core.errors import Conflict
 from fhir_server.store.unit_of_work import UnitOfWork
 
 T = TypeVar("T")

@@ -8,6 +8,7 @@ administration commands.
 import logging
 import os
 
+import mongoengine
 import pymongo
 from pymongo.database import Database
 
@@ -24,6 +25,24 @@ def connect(uri: str | None, db_name: str, data_dir: str) -> tuple[Database, boo
         "MONGODB_URI is not set: the EMBEDDED store, data under %s", os.path.abspath(data_dir)
     )
     return client[db_name], True
+
+
+def connect_documents(alias: str, uri: str | None, db_name: str, data_dir: str) -> None:
+    """(Re)bind mongoengine's `alias` to this process's database, the one `connect` opens: the
+    records that are not FHIR (smart_auth.models: accounts, clients, keys; ingestion.models)."""
+    mongoengine.disconnect(alias)
+    if uri:
+        mongoengine.connect(
+            db=db_name, host=uri, alias=alias, tz_aware=True, uuidRepresentation="standard"
+        )
+    else:
+        mongoengine.connect(
+            db=db_name,
+            alias=alias,
+            mongo_client_class=embedded_client_class(data_dir),
+            tz_aware=True,
+            uuidRepresentation="standard",
+        )
 
 
 def embedded_client_class(data_dir: str):

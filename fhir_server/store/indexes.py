@@ -5,39 +5,38 @@ deployment), and have twins without it for directory and cross-patient lookups (
 `patient.identifier`, conditional operations on a business identifier).
 """
 
-from pymongo import ASCENDING as A
-from pymongo import DESCENDING as D
+from pymongo import ASCENDING, DESCENDING
 
 CURRENT_INDEXES: dict[str, list[tuple[str, int]]] = {
-    "pk_id": [("pk", A), ("_id", A)],
-    "lu": [("lu", D), ("_id", A)],
-    "pk_tk": [("pk", A), ("tk", A)],
-    "tk": [("tk", A)],
-    "pk_st": [("pk", A), ("st", A)],
-    "st": [("st", A)],
-    "se": [("se", A)],
-    "tt": [("tt", A)],
-    "pk_rf": [("pk", A), ("rf", A)],
-    "rf": [("rf", A)],
-    "pk_dt": [("pk", A), ("dt.p", A), ("dt.lo", A)],
-    "dt": [("dt.p", A), ("dt.lo", A)],
-    "nq": [("nq.p", A), ("nq.v", A)],
-    "has": [("has", A)],
+    "pk_id": [("pk", ASCENDING), ("_id", ASCENDING)],
+    "lu": [("lu", DESCENDING), ("_id", ASCENDING)],
+    "pk_tk": [("pk", ASCENDING), ("tk", ASCENDING)],
+    "tk": [("tk", ASCENDING)],
+    "pk_st": [("pk", ASCENDING), ("st", ASCENDING)],
+    "st": [("st", ASCENDING)],
+    "se": [("se", ASCENDING)],
+    "tt": [("tt", ASCENDING)],
+    "pk_rf": [("pk", ASCENDING), ("rf", ASCENDING)],
+    "rf": [("rf", ASCENDING)],
+    "pk_dt": [("pk", ASCENDING), ("dt.p", ASCENDING), ("dt.lo", ASCENDING)],
+    "dt": [("dt.p", ASCENDING), ("dt.lo", ASCENDING)],
+    "nq": [("nq.p", ASCENDING), ("nq.v", ASCENDING)],
+    "has": [("has", ASCENDING)],
     # consent.policy: what a professional deposited, in any record; documents awaiting release.
-    "by": [("acl.by", A), ("pk", A)],
-    "labels": [("acl.labels", A)],
+    "by": [("acl.by", ASCENDING), ("pk", ASCENDING)],
+    "labels": [("acl.labels", ASCENDING)],
 }
 
 HISTORY_INDEXES: dict[str, list[tuple[str, int]]] = {
-    "id_vid": [("id", A), ("vid", D)],
-    "pk_lu": [("pk", A), ("lu", D)],
-    "lu": [("lu", D)],
-    "by": [("acl.by", A), ("pk", A)],
+    "id_vid": [("id", ASCENDING), ("vid", DESCENDING)],
+    "pk_lu": [("pk", ASCENDING), ("lu", DESCENDING)],
+    "lu": [("lu", DESCENDING)],
+    "by": [("acl.by", ASCENDING), ("pk", ASCENDING)],
 }
 
 # fhir_server.store.claims: unique keys by `_id`; the claims a deleted resource held.
 CLAIM_INDEXES: dict[str, list[tuple[str, int]]] = {
-    "holder": [("rt", A), ("id", A)],
+    "holder": [("rt", ASCENDING), ("id", ASCENDING)],
 }
 
 

@@ -18,10 +18,8 @@ from decimal import Decimal
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from consent.acl import access_fields
-from consent.policy import Policy, WriteIntent
-from fhir_server import jsonio
-from fhir_server.errors import (
+from carnet_core.context import AccessContext
+from carnet_core.errors import (
     Conflict,
     FhirError,
     Forbidden,
@@ -30,15 +28,18 @@ from fhir_server.errors import (
     PreconditionFailed,
     TooCostly,
 )
+from consent.acl import access_fields
+from consent.policy import Policy, WriteIntent
+from fhir_server import jsonio
+from fhir_server.indexing.compartment import compartment_key
+from fhir_server.indexing.extract import extract
+from fhir_server.indexing.registry import Registry
 from fhir_server.resources import IMMUTABLE_TYPES, SUPPORTED_TYPES
-from fhir_server.search.extract import extract
-from fhir_server.search.registry import Registry
 from fhir_server.store import indexes
 from fhir_server.store.binary_access import binary_ids, follow_document
 from fhir_server.store.claims import Claim, Claims
-from fhir_server.store.compartment import compartment_key
+from fhir_server.store.documents import Documents
 from fhir_server.store.unit_of_work import UnitOfWork, unit_of_work
-from smart_auth.context import AccessContext
 from smart_auth.enforcement import ScopeEnforcer
 
 
@@ -76,6 +77,16 @@ class Stored:
     @property
     def deleted(self) -> bool:
         return self.resource is None
+
+    @classmethod
+    def of_current(cls, resource_type: str, doc: dict) -> "Stored":
+        """A current document, as `Store.find` returns it."""
+        return cls(resource_type, doc["_id"], doc["vid"], doc["lu"], _resource(doc), doc)
+
+    @classmethod
+    def of_history(cls, resource_type: str, doc: dict) -> "Stored":
+        """A history document (one version, a deletion included)."""
+        return cls(resource_type, doc["id"], doc["vid"], doc["lu"], _resource(doc), doc)
 
 
 def _has_decimal(node) -> bool:
@@ -122,52 +133,41 @@ _VERSION_META = ("versionId", "lastUpdated")
 # Sort keys an unfiltered search may use: each leads a declared index.
 UNFILTERED_SORTS = frozenset({"_id", "lu"})
 
-QueryObserver = Callable[[str, dict, list | None], None]
-
 
 class Store:
     def __init__(
         self,
-        db,
+        documents: Documents,
         policy: Policy,
         registry: Registry,
         base_url: str,
         transactions: bool,
         enforcer: ScopeEnforcer,
     ):
-        self.db = db
+        self.documents = documents
+        self.db = documents.db
+        self.observers = documents.observers
         self.policy = policy
         self.enforcer = enforcer
         self.registry = registry
         self.base_url = base_url
         self.transactions = transactions
-        self.observers: list[QueryObserver] = []
-        self.claims = Claims(db, self._observe)
+        self.claims = Claims(documents.db, documents.observe)
 
     # -- set-up -----------------------------------------------------------------------------
     def ensure_indexes(self) -> None:
         for resource_type in SUPPORTED_TYPES:
             for name, keys in indexes.CURRENT_INDEXES.items():
-                self._current(resource_type).create_index(keys, name=name)
+                self.documents.current(resource_type).create_index(keys, name=name)
             for name, keys in indexes.HISTORY_INDEXES.items():
-                self._history(resource_type).create_index(keys, name=name)
+                self.documents.history(resource_type).create_index(keys, name=name)
         for name, keys in indexes.CLAIM_INDEXES.items():
             self.claims.coll.create_index(keys, name=name)
-
-    def _current(self, resource_type: str):
-        return self.db[indexes.current_name(resource_type)]
-
-    def _history(self, resource_type: str):
-        return self.db[indexes.history_name(resource_type)]
 
     def unit_of_work(self, outer: UnitOfWork | None = None):
         return unit_of_work(self.db.client, self.transactions, outer)
 
     # -- the policy-filtered query primitive -------------------------------------------------
-    def _observe(self, collection: str, query: dict, sort: list | None) -> None:
-        for observer in self.observers:
-            observer(collection, query, sort)
-
     def _policy_filter(self, ctx: AccessContext, resource_type: str, query: dict) -> dict:
         # Who may read what (consent) AND what the token's scopes let this app read (SMART).
         parts = [
@@ -202,8 +202,8 @@ class Store:
                 "the whole collection; add a search parameter that narrows the search",
                 expression=["_sort"],
             )
-        self._observe(indexes.current_name(resource_type), full, sort)
-        cursor = self._current(resource_type).find(
+        self.documents.observe(indexes.current_name(resource_type), full, sort)
+        cursor = self.documents.current(resource_type).find(
             full, projection, sort=sort, limit=limit, session=uow.session if uow else None
         )
         docs = list(cursor)
@@ -224,9 +224,9 @@ class Store:
     def count(self, ctx: AccessContext, resource_type: str, query: dict) -> int:
         full = self._policy_filter(ctx, resource_type, query)
         if not full:  # the whole collection: its count is metadata, not a scan
-            return self._current(resource_type).estimated_document_count()
-        self._observe(indexes.current_name(resource_type), full, None)
-        return self._current(resource_type).count_documents(full)
+            return self.documents.current(resource_type).estimated_document_count()
+        self.documents.observe(indexes.current_name(resource_type), full, None)
+        return self.documents.current(resource_type).count_documents(full)
 
     def _find_history(
         self, ctx: AccessContext, resource_type: str, query: dict, sort, limit: int = 0
@@ -234,8 +234,8 @@ class Store:
         if resource_type in IMMUTABLE_TYPES:
             return self._find_immutable(ctx, resource_type, query, sort, limit)
         full = self._policy_filter(ctx, resource_type, query)
-        self._observe(indexes.history_name(resource_type), full, sort)
-        docs = list(self._history(resource_type).find(full, sort=sort, limit=limit))
+        self.documents.observe(indexes.history_name(resource_type), full, sort)
+        docs = list(self.documents.history(resource_type).find(full, sort=sort, limit=limit))
         self._trail(ctx, resource_type, docs)
         return docs
 
@@ -260,7 +260,7 @@ class Store:
         """https://hl7.org/fhir/R4/http.html#read - 404 unknown or not visible, 410 deleted."""
         found = self.find(ctx, resource_type, {"_id": id}, limit=1, uow=uow)
         if found:
-            return self._stored_current(resource_type, found[0])
+            return Stored.of_current(resource_type, found[0])
         raise self._absent(ctx, resource_type, id)
 
     def _absent(self, ctx: AccessContext, resource_type: str, id: str) -> FhirError:
@@ -276,7 +276,7 @@ class Store:
         found = self._find_history(ctx, resource_type, {"id": id, "vid": vid}, None, limit=1)
         if not found:
             raise NotFound(f"{resource_type}/{id}/_history/{vid} is not known")
-        stored = self._stored_history(resource_type, found[0])
+        stored = Stored.of_history(resource_type, found[0])
         if stored.deleted:
             raise Gone(f"{resource_type}/{id}/_history/{vid} is a deletion")
         return stored
@@ -306,30 +306,26 @@ class Store:
                 lu, key = before
                 query["$or"] = [{"lu": {"$lt": lu}}, {"lu": lu, "_id": {"$lt": key}}]
         docs = self._find_history(ctx, resource_type, query, sort, limit)
-        return [self._stored_history(resource_type, d) for d in docs]
+        return [Stored.of_history(resource_type, d) for d in docs]
 
     def has_history(self, ctx: AccessContext, resource_type: str, id: str) -> bool:
         return bool(
             self._find_history(ctx, resource_type, {"id": id}, [("id", 1), ("vid", -1)], limit=1)
         )
 
-    def _stored_current(self, resource_type: str, doc: dict) -> Stored:
-        return Stored(resource_type, doc["_id"], doc["vid"], doc["lu"], _resource(doc), doc)
-
-    def _stored_history(self, resource_type: str, doc: dict) -> Stored:
-        return Stored(resource_type, doc["id"], doc["vid"], doc["lu"], _resource(doc), doc)
-
     # -- writes -----------------------------------------------------------------------------
     def _latest_vid(self, resource_type: str, id: str, uow: UnitOfWork) -> int:
         # Unfiltered on purpose: version numbering is not a read of anyone's data.
-        latest = self._history(resource_type).find_one(
+        latest = self.documents.history(resource_type).find_one(
             {"id": id}, {"vid": 1}, sort=[("vid", -1)], session=uow.session
         )
         return latest["vid"] if latest else 0
 
-    def _documents(
+    def new_version(
         self, resource: dict, vid: int, moment: datetime
     ) -> tuple[dict, dict, str | None]:
+        """`resource` as version `vid` written at `moment` (its meta set), with its search values
+        and its compartment key (None outside any patient's record)."""
         meta = {**resource.get("meta", {}), "versionId": str(vid), "lastUpdated": instant(moment)}
         resource = {
             "resourceType": resource["resourceType"],
@@ -371,7 +367,7 @@ class Store:
                 elif not self.policy.hides_nothing(ctx, resource_type):
                     # No create through update inside a record: answered as a read would be.
                     raise self._absent(ctx, resource_type, id)
-                elif self._current(resource_type).find_one(
+                elif self.documents.current(resource_type).find_one(
                     {"_id": id}, {"_id": 1}, session=tx.session
                 ):
                     # A version exists that this caller may not see: say no more than that
@@ -392,7 +388,7 @@ class Store:
             else:
                 vid = self._latest_vid(resource_type, id, tx) + 1
             moment = now()
-            resource, values, pk = self._documents(copy.deepcopy(resource), vid, moment)
+            resource, values, pk = self.new_version(copy.deepcopy(resource), vid, moment)
             if pk is None and current is not None and current["pk"].startswith("Patient/"):
                 pk = current["pk"]  # a Binary stays in the record its DocumentReference chose
             interaction = "create" if current is None else "update"
@@ -419,7 +415,7 @@ class Store:
                 version = f"{resource_type}/{id}/_history/{current['vid']}"
                 ctx.trail.record(current["pk"], version, acl["labels"])
                 current["rule"] = rule
-                return self._stored_current(resource_type, current), False
+                return Stored.of_current(resource_type, current), False
             extra: dict = {}
             if prepare is not None:
                 resource, extra = prepare(resource, tx)
@@ -445,7 +441,7 @@ class Store:
                 self._sync_acl(resource_type, id, acl, current.get("acl"), tx)
             if resource_type == "DocumentReference":
                 follow_document(
-                    (self._current("Binary"), self._history("Binary")),
+                    (self.documents.current("Binary"), self.documents.history("Binary")),
                     list(binary_ids(resource, self.base_url)),
                     doc,
                     self.policy.reads_everything(ctx),
@@ -453,7 +449,7 @@ class Store:
                 )
             ctx.trail.record(doc["pk"], f"{resource_type}/{id}/_history/{vid}", acl["labels"])
             doc["rule"] = rule
-            return self._stored_current(resource_type, doc), current is None
+            return Stored.of_current(resource_type, doc), current is None
 
     def _check_attachments(
         self, ctx: AccessContext, resource: dict, pk: str | None, current: dict | None, tx
@@ -467,7 +463,7 @@ class Store:
             if id in before:
                 continue
             # Unfiltered: what is there is the policy's input, never part of the answer.
-            binary = self._current("Binary").find_one(
+            binary = self.documents.current("Binary").find_one(
                 {"_id": id}, {"pk": 1, "acl": 1}, session=tx.session
             )
             readable = binary is not None and bool(
@@ -521,20 +517,20 @@ class Store:
                 "res": None,
                 "acl": current.get("acl", {}),
             }
-            result = self._current(resource_type).delete_one(
+            result = self.documents.current(resource_type).delete_one(
                 {"_id": id, "vid": current["vid"]}, session=tx.session
             )
             if result.deleted_count != 1:
                 raise Conflict(f"{resource_type}/{id} was changed meanwhile; try again")
-            tx.on_rollback(lambda: self._current(resource_type).insert_one(current))
+            tx.on_rollback(lambda: self.documents.current(resource_type).insert_one(current))
             self.claims.release(resource_type, id, tx)
             self._put_history(resource_type, tomb, "DELETE", tx)
-            return self._stored_history(resource_type, {**tomb, "id": id, "deleted": True})
+            return Stored.of_history(resource_type, {**tomb, "id": id, "deleted": True})
 
     def _put_current(
         self, resource_type: str, current: dict | None, doc: dict, tx: UnitOfWork
     ) -> None:
-        coll = self._current(resource_type)
+        coll = self.documents.current(resource_type)
         if current is None:
             _insert(coll, doc, tx, f"{resource_type}/{doc['_id']} was created meanwhile")
             return
@@ -551,7 +547,7 @@ class Store:
     def _put_history(
         self, resource_type: str, doc: dict, method: str, tx: UnitOfWork, created: bool = False
     ) -> None:
-        coll = self._history(resource_type)
+        coll = self.documents.history(resource_type)
         entry = {
             "_id": f"{doc['_id']}/{doc['vid']}",
             "id": doc["_id"],
@@ -574,6 +570,6 @@ class Store:
         self, resource_type: str, id: str, acl: dict, previous: dict | None, tx: UnitOfWork
     ) -> None:
         """Older versions are read under the resource's current access facts (no leak via history)."""
-        coll = self._history(resource_type)
+        coll = self.documents.history(resource_type)
         coll.update_many({"id": id}, {"$set": {"acl": acl}}, session=tx.session)
         tx.on_rollback(lambda: coll.update_many({"id": id}, {"$set": {"acl": previous or {}}}))

@@ -7,8 +7,8 @@ her privacy Consent, Practitioner/blocked blocked by another; a document and a m
 
 import pytest
 
+from carnet_core.errors import Forbidden, NotFound
 from consent import codes
-from fhir_server.errors import Forbidden, NotFound
 from tests.consent.world import document, privacy_consent
 from tests.core import caller, open_record, patient, practitioner
 

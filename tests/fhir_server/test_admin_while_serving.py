@@ -123,7 +123,7 @@ def test_an_import_killed_midway_resumes_and_loads_every_line_once(server, tmp_p
     lines = tmp_path / "bulk.ndjson"
     lines.write_text("".join(json.dumps(_tagged(n, run)) + "\n" for n in range(size)))
     importing = subprocess.Popen(
-        [sys.executable, "-m", "fhir_server.cli", "import", str(lines), "--job", "killed-job"],
+        [sys.executable, "-m", "carnet.cli", "import", str(lines), "--job", "killed-job"],
         env=server_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

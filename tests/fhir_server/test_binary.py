@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from fhir_server.app import build, create_app
+from carnet.app import build, create_app
 from fhir_server.config import Settings
 from fhir_server.store.indexes import current_name
 from tests.conftest import BASE, FhirClient, assert_outcome, issue_token, store_snapshot

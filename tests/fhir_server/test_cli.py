@@ -10,7 +10,7 @@ import time
 import urllib.request
 import uuid
 
-from fhir_server.cli import main
+from carnet.cli import main
 
 
 def _scratch_db(monkeypatch) -> str:
@@ -55,7 +55,7 @@ def test_serve_answers_metadata_over_real_http(monkeypatch):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "FHIR_SERVER_BASE_URL"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "fhir_server.cli", "serve", "--port", str(port), "--demo"],
+        [sys.executable, "-m", "carnet.cli", "serve", "--port", str(port), "--demo"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -97,7 +97,7 @@ def test_gunicorn_leaves_long_urls_and_headers_to_the_fhir_answers(monkeypatch):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "FHIR_SERVER_BASE_URL"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "fhir_server.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "carnet.cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from fhir_server.cli import main
+from carnet.cli import main
 from smart_auth.models import Account
 
 PASSWORD = "correct horse battery staple"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fhir_server.app import build, create_app
+from carnet.app import build, create_app
 from fhir_server.config import Settings
 from tests.conftest import BASE, FhirClient, assert_outcome, issue_token, store_snapshot
 
@@ -93,7 +93,7 @@ def test_unknown_type_and_id_are_404(fhir, snapshot, seeded):
     ],
 )
 def test_wrong_method_is_405(fhir, snapshot, seeded, method, url):
-    response = fhir._send(method, url, PATIENT if method in ("POST", "PUT") else None)
+    response = fhir.send(method, url, PATIENT if method in ("POST", "PUT") else None)
     assert_outcome(response, 405, "not-supported")
     if "metadata" in url or "_history" in url:
         assert "GET" in response.headers.get("Allow", "GET")  # werkzeug's 405s: see app.py

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from fhir_server.indexing.registry import REGISTRY
 from fhir_server.resources import SUPPORTED_TYPES
-from fhir_server.search.registry import REGISTRY
 from tests.conftest import FhirClient, issue_token, store_snapshot
 
 EXAMPLES = int(os.environ.get("CARNET_FUZZ_EXAMPLES", "200"))
@@ -237,7 +237,7 @@ class Fuzz:
 
     def send(self, method: str, url: str, body: bytes | None = None, caller: int = 0, **headers):
         before = store_snapshot(self.carnet)
-        response = self.callers[caller]._send(
+        response = self.callers[caller].send(
             method,
             url,
             body,

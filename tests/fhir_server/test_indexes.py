@@ -4,8 +4,8 @@ import os
 
 import pytest
 
+from fhir_server.indexing.registry import REGISTRY
 from fhir_server.resources import SUPPORTED_TYPES
-from fhir_server.search.registry import REGISTRY
 from tests.index_coverage import collscans, served, unserved
 
 SAMPLE = {

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from fhir_server.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionFailed
+from carnet_core.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionFailed
 from tests.core import open_record, patient, practitioner
 
 WEIGHT = {

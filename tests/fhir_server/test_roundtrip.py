@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from carnet_core.context import operator_context
 from fhir_server.resources import READ_ONLY_TYPES, SUPPORTED_TYPES
-from smart_auth.context import operator_context
 from tests.conftest import assert_outcome
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "resources"

@@ -5,7 +5,7 @@ https://hl7.org/fhir/R4/http.html#summary - fhir_server.route_table
 
 import pytest
 
-from fhir_server.errors import MethodNotAllowed, NotFound
+from carnet_core.errors import MethodNotAllowed, NotFound
 from fhir_server.route_table import ROUTES, Route, RouteTable
 
 # http://hl7.org/fhir/R4/valueset-restful-interaction.html

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from fhir_server.errors import BadRequest, TooCostly
+from carnet_core.errors import BadRequest, TooCostly
 from tests.core import build_core, open_record, patient, practitioner
 
 LOINC = "http://loinc.org"

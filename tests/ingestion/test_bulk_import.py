@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from fhir_server.cli import main
+from carnet.cli import main
+from carnet_core.context import operator_context
 from ingestion.bulk import JobError, find_job, run_import
-from smart_auth.context import operator_context
 
 CTX = operator_context("test-import")
 
@@ -51,7 +51,7 @@ def test_every_line_is_imported_with_and_without_id(carnet, fhir, tmp_path):
         tmp_path / "p.ndjson",
         [patient(n) for n in range(30)] + [patient(n, False) for n in range(5)],
     )
-    job = run_import(carnet, CTX, [source], job_id="all-lines")
+    job = run_import(carnet.interactions, CTX, [source], job_id="all-lines")
     assert job.status == "completed"
     assert (job.total("loaded"), job.total("failed"), job.total("skipped")) == (35, 0, 0)
     assert total(fhir) == 35
@@ -65,7 +65,10 @@ def test_a_bad_line_is_reported_with_its_number_and_the_rest_imported(carnet, fh
     source = write_ndjson(tmp_path / "mixed.ndjson", lines)
     errors = []
     job = run_import(
-        carnet, CTX, [source], on_error=lambda path, line, message: errors.append((line, message))
+        carnet.interactions,
+        CTX,
+        [source],
+        on_error=lambda path, line, message: errors.append((line, message)),
     )
     assert [line for line, _ in errors] == [3, 5, 6, 9]
     assert "Malformed JSON" in errors[0][1]
@@ -92,7 +95,7 @@ def test_a_line_not_utf8_or_too_long_fails_alone(carnet, fhir, tmp_path):
     )
     errors = []
     job = run_import(
-        carnet,
+        carnet.interactions,
         CTX,
         [source],
         max_line_bytes=300,
@@ -106,12 +109,12 @@ def test_a_line_not_utf8_or_too_long_fails_alone(carnet, fhir, tmp_path):
 
 def test_importing_the_same_file_again_adds_no_versions(carnet, fhir, tmp_path):
     source = write_ndjson(tmp_path / "p.ndjson", [patient(n) for n in range(10)])
-    run_import(carnet, CTX, [source], job_id="first")
-    again = run_import(carnet, CTX, [source], job_id="second")
+    run_import(carnet.interactions, CTX, [source], job_id="first")
+    again = run_import(carnet.interactions, CTX, [source], job_id="second")
     assert (again.total("loaded"), again.total("skipped")) == (0, 10)
     assert versions(fhir, "bulk-3") == 1
     changed = write_ndjson(tmp_path / "q.ndjson", [{**patient(3), "gender": "male"}])
-    assert run_import(carnet, CTX, [changed]).total("loaded") == 1
+    assert run_import(carnet.interactions, CTX, [changed]).total("loaded") == 1
     assert versions(fhir, "bulk-3") == 2
 
 
@@ -121,13 +124,13 @@ def test_a_crashed_job_resumes_without_duplicates(carnet, fhir, tmp_path, monkey
     with monkeypatch.context() as patched:
         crash_after(patched, carnet, 160)
         with pytest.raises(RuntimeError):
-            run_import(carnet, CTX, [source], job_id="crashy", checkpoint_every=100)
+            run_import(carnet.interactions, CTX, [source], job_id="crashy", checkpoint_every=100)
     stored = find_job("crashy")
     assert stored.status == "failed" and "simulated crash" in stored.message
     # Only what the last checkpoint committed: lines 101-159 will be applied again.
     assert (stored.sources[0].line, stored.sources[0].loaded) == (100, 100)
 
-    job = run_import(carnet, CTX, [], job_id="crashy", resume=True)
+    job = run_import(carnet.interactions, CTX, [], job_id="crashy", resume=True)
     assert job.status == "completed"
     assert job.total("failed") == 0
     assert job.total("loaded") + job.total("skipped") == 250
@@ -141,16 +144,16 @@ def test_resuming_needs_the_job_and_the_same_unchanged_files(carnet, tmp_path):
     source = write_ndjson(tmp_path / "p.ndjson", [patient(1)])
     other = write_ndjson(tmp_path / "o.ndjson", [patient(2)])
     with pytest.raises(JobError, match="No import job"):
-        run_import(carnet, CTX, [], job_id="nope", resume=True)
-    run_import(carnet, CTX, [source], job_id="named")
+        run_import(carnet.interactions, CTX, [], job_id="nope", resume=True)
+    run_import(carnet.interactions, CTX, [source], job_id="named")
     with pytest.raises(JobError, match="exists already"):
-        run_import(carnet, CTX, [source], job_id="named")
+        run_import(carnet.interactions, CTX, [source], job_id="named")
     with pytest.raises(JobError, match="other files"):
-        run_import(carnet, CTX, [other], job_id="named", resume=True)
+        run_import(carnet.interactions, CTX, [other], job_id="named", resume=True)
     with pytest.raises(JobError, match="no such file"):
-        run_import(carnet, CTX, [tmp_path / "missing.ndjson"])
+        run_import(carnet.interactions, CTX, [tmp_path / "missing.ndjson"])
     with pytest.raises(JobError, match="not a job name"):
-        run_import(carnet, CTX, [source], job_id="../x")
+        run_import(carnet.interactions, CTX, [source], job_id="../x")
 
 
 def test_a_file_changed_before_the_resume_is_refused(carnet, tmp_path, monkeypatch):
@@ -158,16 +161,16 @@ def test_a_file_changed_before_the_resume_is_refused(carnet, tmp_path, monkeypat
     with monkeypatch.context() as patched:
         crash_after(patched, carnet, 3)
         with pytest.raises(RuntimeError):
-            run_import(carnet, CTX, [source], job_id="changed", checkpoint_every=1)
+            run_import(carnet.interactions, CTX, [source], job_id="changed", checkpoint_every=1)
     write_ndjson(source, [patient(n) for n in range(6)])
     with pytest.raises(JobError, match="changed since the job started"):
-        run_import(carnet, CTX, [], job_id="changed", resume=True)
+        run_import(carnet.interactions, CTX, [], job_id="changed", resume=True)
 
 
 def test_progress_is_reported_along_the_way(carnet, tmp_path):
     source = write_ndjson(tmp_path / "p.ndjson", [patient(n) for n in range(120)])
     seen = []
-    run_import(carnet, CTX, [source], progress=seen.append, progress_every=50)
+    run_import(carnet.interactions, CTX, [source], progress=seen.append, progress_every=50)
     assert [p.lines for p in seen] == [0, 50, 100, 120]
     assert seen[1].bytes_done < seen[2].bytes_done < seen[3].bytes_total
     last = seen[-1]
@@ -180,7 +183,7 @@ def test_progress_is_reported_along_the_way(carnet, tmp_path):
 @pytest.fixture
 def cli(carnet, monkeypatch):
     """`fhir-server` on the test's store (the command builds its Carnet through the factory)."""
-    monkeypatch.setattr("fhir_server.app.build", lambda settings: carnet)
+    monkeypatch.setattr("carnet.app.build", lambda settings: carnet)
     return main
 
 

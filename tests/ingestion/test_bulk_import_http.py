@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fhir_server.api.bulk_routes import register_bulk_routes
 from ingestion import bulk_import_op
+from ingestion.bulk_routes import register_bulk_routes
 from tests.conftest import assert_outcome
 
 
@@ -31,7 +31,9 @@ def settings(settings, import_dir):
 def bulk(app, carnet, import_dir):
     """The app with the $import routes, wired here until create_app wires them."""
     if "bulk_import" not in app.view_functions:
-        register_bulk_routes(app, lambda: carnet, import_dir)
+        register_bulk_routes(
+            app, carnet.interactions, carnet.auth.tokens, carnet.settings.base_url, import_dir
+        )
     return app
 
 
@@ -200,11 +202,11 @@ def test_malformed_kick_off_requests(bulk, client_for, fhir, import_dir):
 
 
 def test_without_an_import_directory_import_is_not_enabled(carnet):
-    from fhir_server.errors import NotSupported
-    from smart_auth.context import operator_context
+    from carnet_core.context import operator_context
+    from carnet_core.errors import NotSupported
 
     with pytest.raises(NotSupported, match="not enabled"):
-        bulk_import_op.kick_off(carnet, operator_context(), {"input": []}, None)
+        bulk_import_op.kick_off(carnet.interactions, operator_context(), {"input": []}, None)
 
 
 def test_unknown_error_files_are_404(bulk, client_for, import_dir):

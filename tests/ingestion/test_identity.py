@@ -5,11 +5,11 @@ import uuid
 
 import pytest
 
-from fhir_server.cli import main
+from carnet.cli import main
+from carnet_core.context import operator_context
 from ingestion import records
 from ingestion.identity import Identity
 from ingestion.ins import INS_NIR, INS_NIR_TEST, InvalidIns
-from smart_auth.context import operator_context
 from tests.conftest import assert_outcome
 from tests.ingestion.mhd import LETTER_NIR, created, example, nir
 

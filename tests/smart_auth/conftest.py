@@ -163,7 +163,7 @@ def live_server(settings):
     """
     from werkzeug.serving import make_server
 
-    from fhir_server.app import build, create_app
+    from carnet.app import build, create_app
 
     holder: dict = {}
     server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start))
@@ -184,7 +184,7 @@ def live_server(settings):
 
 def seed_patient_record(live: LiveServer) -> None:
     """Alice (Patient/p1) with two documents, Bob (Patient/p2) with one; her account and app."""
-    from smart_auth.context import operator_context
+    from carnet_core.context import operator_context
 
     ctx = operator_context("test-seed")
     interactions = live.carnet.interactions

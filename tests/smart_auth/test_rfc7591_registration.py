@@ -2,7 +2,7 @@
 
 import pytest
 
-from fhir_server import cli
+from carnet import cli
 from smart_auth.models import OAuthClient
 from tests.smart_auth.conftest import ADMIN_TOKEN
 from tests.smart_auth.oauth_flows import signing_key

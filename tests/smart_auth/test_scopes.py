@@ -2,7 +2,7 @@
 
 import pytest
 
-from smart_auth.scopes import InvalidScope, ScopeSet, parse_resource_scope
+from carnet_core.scopes import InvalidScope, ScopeSet, parse_resource_scope
 
 
 def test_v2_scope_grants_only_its_permissions():

@@ -21,14 +21,14 @@ from mongomock.collection import Cursor as MockCursor
 from mongomock.database import Database as MockDatabase
 from mongomock.filtering import filter_applies
 
-from fhir_server.store.embedded import keys as K
+from fhir_server.store.embedded import keys
 from fhir_server.store.embedded.engine import Engine, open_engine
 
 
 def _key(object_id):
     if isinstance(object_id, Mapping):
-        return K.encode(dict(object_id))
-    key = K.encode(object_id)
+        return keys.encode(dict(object_id))
+    key = keys.encode(object_id)
     if key is None:
         raise ValueError(f"an _id of type {type(object_id).__name__} is not supported")
     return key
@@ -350,7 +350,7 @@ class Session:
 
     @property
     def in_transaction(self) -> bool:
-        return bool(getattr(self.engine._local, "depth", 0))
+        return self.engine.in_write
 
 
 class EmbeddedClient(mongomock.MongoClient):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import bson
 from pymongo.errors import DuplicateKeyError
 
-from fhir_server.store.embedded import keys as K
+from fhir_server.store.embedded import keys
 from fhir_server.store.embedded.planner import Lookup, plan
 
 FILE_NAME = "carnet.sqlite3"
@@ -85,6 +85,11 @@ class Engine:
             conn.execute("PRAGMA cache_size=-8192")  # 8 MiB of pages at most, per connection
             local.conn, local.pid, local.depth = conn, os.getpid(), 0
         return local.conn
+
+    @property
+    def in_write(self) -> bool:
+        """Whether this thread is inside a write transaction (`write`) of this engine."""
+        return bool(getattr(self._local, "depth", 0))
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -288,8 +293,8 @@ class Engine:
 
     @staticmethod
     def _entry_rows(index: IndexDef, id_key, doc: dict) -> list[tuple]:
-        rows = K.entry_keys(doc, index.fields)
-        if index.spec.get("sparse") and all(all(k == K.NULL for k in row) for row in rows):
+        rows = keys.entry_keys(doc, index.fields)
+        if index.spec.get("sparse") and all(all(k == keys.NULL for k in row) for row in rows):
             return []
         pad = (0,) * (MAX_KEYS - len(index.fields))
         return [(index.ixid, *row, *pad, id_key, int(index.unique)) for row in rows]

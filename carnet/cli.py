@@ -20,7 +20,8 @@ import logging
 import sys
 from pathlib import Path
 
-from fhir_server import cli_admin, jsonio
+from carnet import cli_admin
+from fhir_server import jsonio
 from fhir_server.config import Settings
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "examples" / "demo"
@@ -28,8 +29,8 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "examples" / "demo"
 
 def load_files(carnet, paths: list[Path]) -> tuple[int, int]:
     """Load resources as the operator; returns (loaded, failed). Bundles go through the processor."""
-    from fhir_server.errors import FhirError
-    from smart_auth.context import operator_context
+    from carnet_core.context import operator_context
+    from carnet_core.errors import FhirError
 
     ctx = operator_context("loader")
     loaded = failed = 0
@@ -60,8 +61,8 @@ def load_files(carnet, paths: list[Path]) -> tuple[int, int]:
 
 def _import(carnet, args) -> int:
     """Bulk NDJSON import as the operator (ingestion.bulk); exit 1 when some line failed."""
+    from carnet_core.context import operator_context
     from ingestion.bulk import JobError, run_import
-    from smart_auth.context import operator_context
 
     last = None
 
@@ -94,7 +95,7 @@ def _import(carnet, args) -> int:
         return 2
     try:
         job = run_import(
-            carnet,
+            carnet.interactions,
             operator_context("import"),
             args.files,
             job_id=args.job,
@@ -126,7 +127,7 @@ def demo_files() -> list[Path]:
     return sorted(DEMO_DIR.glob("*.json")) + sorted(DEMO_DIR.glob("*.ndjson"))
 
 
-def _load_demo(carnet) -> None:
+def load_demo(carnet) -> None:
     """The demo data, then the demo accounts and clients (smart_auth.demo, examples/README.md)."""
     from smart_auth import demo
 
@@ -141,7 +142,7 @@ def _load_demo(carnet) -> None:
 
 
 def _serve(args) -> int:
-    from fhir_server.app import build, create_app
+    from carnet.app import build, create_app
 
     settings = Settings.from_env()
     if args.port and "FHIR_SERVER_BASE_URL" not in __import__("os").environ:
@@ -151,11 +152,11 @@ def _serve(args) -> int:
     if args.dev:
         carnet = build(settings)
         if args.demo:
-            _load_demo(carnet)
+            load_demo(carnet)
         create_app(settings, carnet).run(host=args.host, port=args.port)
         return 0
     if args.demo:
-        _load_demo(build(settings))
+        load_demo(build(settings))
     # Each worker builds its own app after the fork: its own connections to the store.
     return _gunicorn(lambda: create_app(settings), args)
 
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         return cli_admin.register_client_command(args)
     if args.command == "record-status":
         return cli_admin.record_status(args)
-    from fhir_server.app import build
+    from carnet.app import build
 
     carnet = build(Settings.from_env())
     if args.command == "create-indexes":

@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources as importlib_resources
 
+from fhir_server.indexing.fhirpath import Path, Unsupported, compile_expression
 from fhir_server.resources import SUPPORTED_TYPES
-from fhir_server.search.fhirpath import Path, Unsupported, compile_expression
 
 SUPPORTED_PARAM_TYPES = ("token", "reference", "date", "string", "quantity", "uri", "number")
 # Parameters handled by the search engine itself rather than by value extraction.

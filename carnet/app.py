@@ -1,6 +1,8 @@
-"""The application factory: wires settings, store, policy, search and routes, and nothing else.
+"""The composition root: builds Carnet's object graph, then the Flask app around it.
 
-https://flask.palletsprojects.com/en/stable/patterns/appfactories/
+https://flask.palletsprojects.com/en/stable/patterns/appfactories/ - `build` constructs every
+collaborator once, in dependency order, each handed whole to those that use it; `create_app`
+registers the routes of every package. Nothing else happens here.
 """
 
 import logging
@@ -10,33 +12,40 @@ from flask import Flask, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from carnet_core.errors import FhirError, MethodNotAllowed, NotFound, TooLarge
+from consent import care_team_page
 from consent.audit import Announcer, Auditor
 from consent.care_team import CareTeamAnnouncer
 from consent.facts import Facts
 from consent.notify import Notifier
 from consent.policy import Policy
 from fhir_server.api import http, limits
-from fhir_server.api.bulk_routes import register_bulk_routes
 from fhir_server.api.routes import blp
 from fhir_server.capability import capability_statement
 from fhir_server.config import Settings
-from fhir_server.errors import FhirError, MethodNotAllowed, NotFound, TooLarge
+from fhir_server.indexing.registry import REGISTRY
 from fhir_server.interactions import Interactions, Reply
 from fhir_server.search.engine import SearchEngine
-from fhir_server.search.registry import REGISTRY
+from fhir_server.search.parameters import ParameterCompiler
 from fhir_server.store.binary import BlobStore
-from fhir_server.store.db import connect
+from fhir_server.store.db import connect, connect_documents
+from fhir_server.store.documents import Documents
 from fhir_server.store.repository import Store, instant, new_id, now
 from fhir_server.transaction import BundleProcessor
 from ingestion import records
+from ingestion.bulk_routes import register_bulk_routes
 from ingestion.iti65 import Ingestion
 from smart_auth import endpoints as smart_auth_endpoints
-from smart_auth import login
+from smart_auth import login, models
 from smart_auth.discovery import capability_security
 from smart_auth.enforcement import ScopeEnforcer
 from smart_auth.services import AuthServices
 
 log = logging.getLogger("carnet")
+
+# The consent's care team page joins the sign-in pages (their session, CSRF check and security
+# headers): once per process, before any app registers their blueprint.
+care_team_page.add_routes(login.blueprint)
 
 
 @dataclass
@@ -57,38 +66,32 @@ class Carnet:
 
 
 def build(settings: Settings, db=None, transactions: bool | None = None) -> Carnet:
+    """Every collaborator once, each built after what it uses; `db` (with `transactions`): an
+    open database to use instead of the one the settings name."""
     if db is None:
         db, transactions = connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
-    enforcer = ScopeEnforcer(lambda rtype, params: engine.compile_params(rtype, params))
-    policy = Policy(emergency_sees_masked=settings.emergency_sees_masked)
-    store = Store(db, policy, REGISTRY, settings.base_url, bool(transactions), enforcer)
+    connect_documents(models.ALIAS, settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
+    # Searches the store runs for others: granular scopes, the policy's own lookups.
+    parameters = ParameterCompiler(REGISTRY, settings.base_url)
+    enforcer = ScopeEnforcer(parameters.compile_params)
+    # The policy decides on facts read below it, from the store's collections.
+    documents = Documents(db)
+    facts = Facts(documents, parameters.compile_params, records.refused)
+    policy = Policy(facts, emergency_sees_masked=settings.emergency_sees_masked)
+    store = Store(documents, policy, REGISTRY, settings.base_url, bool(transactions), enforcer)
     store.ensure_indexes()
-    engine = SearchEngine(store, REGISTRY, settings)
-    policy.bind(
-        Facts(
-            lambda ctx, rtype, query, limit: store.find(ctx, rtype, query, limit=limit),
-            engine.compile_params,
-            records.refused,
-        )
-    )
+    engine = SearchEngine(store, parameters, settings)
     blobs = BlobStore(db, settings.gridfs_threshold)
     interactions = Interactions(store, engine, blobs, settings.base_url)
-    auth = AuthServices.build(settings)
     bundles = BundleProcessor(interactions, settings.max_bundle_entries)
+    auth = AuthServices.build(settings)
+    notifier = Notifier(auth.sender, settings.public_root + "/auth/care-team")
     auditor = Auditor(
-        lambda ctx, event: store.write(ctx, event, method="POST", must_be_new=True),
+        store,
         policy,
         new_id,
         lambda: instant(now()),
-    )
-    notifier = Notifier(auth.sender, settings.public_root + "/auth/care-team")
-    auditor.observers.append(Announcer(policy, notifier))
-    auditor.observers.append(
-        CareTeamAnnouncer(
-            policy,
-            notifier,
-            lambda ctx, rtype, query, limit: store.find(ctx, rtype, query, limit=limit),
-        )
+        observers=[Announcer(policy, notifier), CareTeamAnnouncer(policy, notifier, documents)],
     )
     ingestion = Ingestion(store, interactions, bundles, settings.secret_key)
     return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion)
@@ -106,11 +109,14 @@ def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
     )
-    app.extensions["carnet"] = carnet or build(settings)
+    carnet = carnet or build(settings)
+    app.extensions["carnet"] = carnet
     limits.init_app(app)  # before every other hook: an over-long request is refused first
     api = Api(app)
     api.register_blueprint(blp)
-    register_bulk_routes(app, lambda: app.extensions["carnet"], settings.import_dir)
+    register_bulk_routes(
+        app, carnet.interactions, carnet.auth.tokens, carnet.settings.base_url, settings.import_dir
+    )
     login.init_app(app)  # sign-in, one-time code, consent and account pages under /auth
     app.register_blueprint(smart_auth_endpoints.blueprint)
     _register_errors(app)

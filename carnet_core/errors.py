@@ -1,6 +1,6 @@
 """Typed errors carrying HTTP status and FHIR issue code: https://hl7.org/fhir/R4/operationoutcome.html
 
-Raised anywhere; rendered to an OperationOutcome in exactly one place (fhir_server.outcome).
+Raised anywhere; rendered to an OperationOutcome in exactly one place (carnet_core.outcome).
 """
 
 from dataclasses import dataclass, field

@@ -1,23 +1,26 @@
-"""The patient-compartment key (`pk`) of every stored document: https://hl7.org/fhir/R4/compartmentdefinition-patient.html
+"""The patient compartment's parameters: https://hl7.org/fhir/R4/compartmentdefinition-patient.html
 
-`pk` is "Patient/<id>" for resources in a patient's compartment (the Patient itself included) and
-the resource's own "Type/id" for shared resources (directory entries). It leads the indexes and is
-the shard key of a sharded deployment.
+Which search parameters put a resource in a patient's compartment, as data, and what a reference
+or a search's parameters say about it. The compartment key (`pk`) of each stored document is
+computed from them by fhir_server.indexing.compartment, which evaluates the parameters.
 """
 
 import json
 from importlib import resources as importlib_resources
 
-from fhir_server.search.registry import Registry
 
-_DEFINITION = json.loads(
-    importlib_resources.files("fhir_server.spec")
-    .joinpath("compartmentdefinition-patient.json")
-    .read_text()
-)
-COMPARTMENT_PARAMS: dict[str, list[str]] = {
-    entry["code"]: entry.get("param", []) for entry in _DEFINITION["resource"]
-}
+def load_compartment_params() -> dict[str, list[str]]:
+    """Resource type -> the search parameters that put it in a patient's compartment (R4's
+    CompartmentDefinition `patient`, carnet_core/spec/)."""
+    definition = json.loads(
+        importlib_resources.files("carnet_core")
+        .joinpath("spec", "compartmentdefinition-patient.json")
+        .read_text()
+    )
+    return {entry["code"]: entry.get("param", []) for entry in definition["resource"]}
+
+
+COMPARTMENT_PARAMS = load_compartment_params()
 # The parameters that name *the* patient a record entry belongs to, before the compartment's others.
 PRIMARY = {
     "DocumentReference": "subject",
@@ -36,29 +39,6 @@ def patient_ref(reference: str, base_url: str) -> str | None:
         parts = parts[:2]  # a versioned reference still names the Patient
     if len(parts) == 2 and parts[0] == "Patient" and parts[1]:
         return "/".join(parts)
-    return None
-
-
-def compartment_key(resource: dict, registry: Registry, base_url: str) -> str | None:
-    """The patient this resource belongs to, or None when it is in no patient's compartment."""
-    resource_type = resource["resourceType"]
-    if resource_type == "Patient":
-        return f"Patient/{resource['id']}"
-    if resource_type == "Binary":
-        ref = (resource.get("securityContext") or {}).get("reference", "")
-        return patient_ref(ref, base_url)
-    params = COMPARTMENT_PARAMS.get(resource_type) or []
-    primary = PRIMARY.get(resource_type)
-    ordered = ([primary] if primary else []) + [p for p in params if p != primary]
-    for code in ordered:
-        param = registry.get(resource_type, code)
-        if param is None:
-            continue
-        for node in param.path(resource):
-            if isinstance(node, dict) and isinstance(node.get("reference"), str):
-                found = patient_ref(node["reference"], base_url)
-                if found:
-                    return found
     return None
 
 

@@ -1,6 +1,6 @@
 """OperationOutcome rendering, the one place errors become FHIR: https://hl7.org/fhir/R4/operationoutcome.html"""
 
-from fhir_server.errors import FhirError, Issue
+from carnet_core.errors import FhirError, Issue
 
 
 def issue_json(issue: Issue) -> dict:

@@ -1,20 +1,21 @@
 """Extraction of search values at write time: https://hl7.org/fhir/R4/search.html#ptypes
 
-The encodings are described in fhir_server.search.values.
+The encodings are described in fhir_server.indexing.values.
 """
 
 import re
 from decimal import Decimal
 
-from fhir_server.search import values as V
-from fhir_server.search.registry import Registry, SearchParam
+from carnet_core import dates
+from fhir_server.indexing import values
+from fhir_server.indexing.registry import Registry, SearchParam
 
 
 def _token_keys(code: str, system: str | None, value: str) -> list[str]:
-    keys = [V.key(code, V.part(value))]
-    keys.append(V.key(code, V.joined(system or "", value)))
+    keys = [values.key(code, values.part(value))]
+    keys.append(values.key(code, values.joined(system or "", value)))
     if system:
-        keys.append(V.key(code, V.joined(system, "")))
+        keys.append(values.key(code, values.joined(system, "")))
     return keys
 
 
@@ -29,7 +30,7 @@ def _token(code: str, node, out: dict) -> None:
             for coding in node.get("coding", []):
                 _token(code, coding, out)
             if node.get("text"):
-                tt.append(V.key(code, V.normalize(node["text"])))
+                tt.append(values.key(code, values.normalize(node["text"])))
             return
         system = node.get("system")
         value = node.get("code", node.get("value"))
@@ -37,12 +38,12 @@ def _token(code: str, node, out: dict) -> None:
             tk.extend(_token_keys(code, system, value))
             for coding in (node.get("type") or {}).get("coding", []):
                 if coding.get("code"):
-                    of_type = V.joined(coding.get("system", ""), coding["code"], value)
-                    tk.append(V.key(f"{code}:of-type", of_type))
+                    of_type = values.joined(coding.get("system", ""), coding["code"], value)
+                    tk.append(values.key(f"{code}:of-type", of_type))
         if node.get("display"):
-            tt.append(V.key(code, V.normalize(node["display"])))
+            tt.append(values.key(code, values.normalize(node["display"])))
         if (node.get("type") or {}).get("text"):
-            tt.append(V.key(code, V.normalize(node["type"]["text"])))
+            tt.append(values.key(code, values.normalize(node["type"]["text"])))
 
 
 def _strings(node) -> list[str]:
@@ -80,27 +81,27 @@ def _unversioned(ref: str) -> str:
 
 def _reference(code: str, node, out: dict) -> None:
     if isinstance(node, str):
-        out["rf"].append(V.key(code, _unversioned(node)))
+        out["rf"].append(values.key(code, _unversioned(node)))
         return
     if not isinstance(node, dict):
         return
     ref = node.get("reference")
     if isinstance(ref, str) and not ref.startswith("#"):
-        out["rf"].append(V.key(code, _unversioned(ref)))
+        out["rf"].append(values.key(code, _unversioned(ref)))
     identifier = node.get("identifier") or {}
     if identifier.get("value"):
         system, value = identifier.get("system", ""), identifier["value"]
-        out["rf"].append(V.key(f"{code}:identifier", V.joined(system, value)))
-        out["rf"].append(V.key(f"{code}:identifier", V.part(value)))
+        out["rf"].append(values.key(f"{code}:identifier", values.joined(system, value)))
+        out["rf"].append(values.key(f"{code}:identifier", values.part(value)))
 
 
 def _date(code: str, node, out: dict) -> None:
     try:
         if isinstance(node, str):
-            lo, hi = V.date_range(node)
+            lo, hi = dates.date_range(node)
         elif isinstance(node, dict) and ("start" in node or "end" in node):
-            lo = V.date_range(node["start"])[0] if node.get("start") else V.MIN_DATE
-            hi = V.date_range(node["end"])[1] if node.get("end") else V.MAX_DATE
+            lo = dates.date_range(node["start"])[0] if node.get("start") else dates.MIN_DATE
+            hi = dates.date_range(node["end"])[1] if node.get("end") else dates.MAX_DATE
         else:
             return
     except ValueError:
@@ -125,10 +126,10 @@ def _sort_value(param: SearchParam, nodes: list, out: dict):
         mine = [d["lo"] for d in out["dt"] if d["p"] == param.code]
         return min(mine) if mine else None
     if param.type == "string":
-        texts = [V.normalize(s) for n in nodes for s in _strings(n)]
+        texts = [values.normalize(s) for n in nodes for s in _strings(n)]
         return min(texts) if texts else None
     if param.type in ("token", "uri", "reference"):
-        prefix = V.key(param.code, "")
+        prefix = values.key(param.code, "")
         field = "rf" if param.type == "reference" else "tk"
         mine = [
             k[len(prefix) :]
@@ -166,11 +167,11 @@ def extract(resource: dict, registry: Registry) -> dict:
             if param.type == "token":
                 _token(param.code, node, out)
             elif param.type == "uri" and isinstance(node, str):
-                out["tk"].append(V.key(param.code, node))
+                out["tk"].append(values.key(param.code, node))
             elif param.type == "string":
                 for text in _strings(node):
-                    out["st"].append(V.key(param.code, V.normalize(text)))
-                    out["se"].append(V.key(param.code, text))
+                    out["st"].append(values.key(param.code, values.normalize(text)))
+                    out["se"].append(values.key(param.code, text))
             elif param.type == "reference":
                 _reference(param.code, node, out)
             elif param.type == "date":

@@ -12,9 +12,16 @@ from pathlib import Path
 from fhir_server.config import Settings
 
 
+def _connect(settings: Settings) -> None:
+    """Bind the records that are not FHIR (accounts, clients, record statuses) to the store."""
+    from fhir_server.store.db import connect_documents
+    from smart_auth.models import ALIAS
+
+    connect_documents(ALIAS, settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
+
+
 def create_account(args) -> int:
     """Create a login account; the password comes from stdin (or a prompt), never from argv."""
-    from smart_auth import models
     from smart_auth.accounts import AccountError, create_account
 
     settings = Settings.from_env()
@@ -23,7 +30,7 @@ def create_account(args) -> int:
         if args.password_stdin
         else getpass.getpass("Password: ")
     )
-    models.connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
+    _connect(settings)
     channel, address = ("sms", args.otp_sms) if args.otp_sms else ("email", args.otp_email)
     try:
         account = create_account(
@@ -46,11 +53,10 @@ def register_client_command(args) -> int:
     """Register an OAuth client (RFC 7591 metadata); prints its client_id (and secret, once)."""
     import json
 
-    from smart_auth import models
     from smart_auth.rfc7591 import ClientMetadataError, register_client
 
     settings = Settings.from_env()
-    models.connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
+    _connect(settings)
     metadata = {
         "client_name": args.name,
         "redirect_uris": args.redirect_uri,
@@ -79,10 +85,9 @@ def record_status(args) -> int:
     """Show or set the status of a person's record (ingestion.records), keyed by INS."""
     from ingestion import records
     from ingestion.ins import InvalidIns
-    from smart_auth import models
 
     settings = Settings.from_env()
-    models.connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
+    _connect(settings)
     try:
         if args.set:
             record = records.set_status(args.ins, args.set, args.system)

@@ -6,7 +6,7 @@ consent policy (docs/architecture.md#invariants); nothing reads it from a global
 
 from dataclasses import dataclass, field
 
-from smart_auth.scopes import ScopeSet
+from carnet_core.scopes import ScopeSet
 
 ACTOR_KINDS = ("patient", "practitioner", "system", "operator")
 
