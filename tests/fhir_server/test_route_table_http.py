@@ -80,7 +80,7 @@ def _direct(client, method: str, url: str, body, kind):
             },
         )
     content_type = "application/json-patch+json" if kind == "patch" else "application/fhir+json"
-    return client._send(method, f"/fhir/{url}".rstrip("/"), body, content_type=content_type)
+    return client.send(method, f"/fhir/{url}".rstrip("/"), body, content_type=content_type)
 
 
 def _entry(method: str, url: str, body, kind) -> dict:
