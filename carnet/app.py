@@ -12,33 +12,26 @@ from flask import Flask, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from carnet.core import build_core
 from carnet_core.errors import FhirError, MethodNotAllowed, NotFound, TooLarge
 from consent import care_team_page
 from consent.audit import Announcer, Auditor
 from consent.care_team import CareTeamAnnouncer
-from consent.facts import Facts
 from consent.notify import Notifier
-from consent.policy import Policy
 from fhir_server.api import http, limits
 from fhir_server.api.routes import blp
 from fhir_server.capability import capability_statement
 from fhir_server.config import Settings
 from fhir_server.indexing.registry import REGISTRY
 from fhir_server.interactions import Interactions, Reply
-from fhir_server.search.engine import SearchEngine
-from fhir_server.search.parameters import ParameterCompiler
-from fhir_server.store.binary import BlobStore
 from fhir_server.store.db import connect, connect_documents
-from fhir_server.store.documents import Documents
 from fhir_server.store.repository import Store, instant, new_id, now
 from fhir_server.transaction import BundleProcessor
-from ingestion import records
 from ingestion.bulk_routes import register_bulk_routes
 from ingestion.iti65 import Ingestion
 from smart_auth import endpoints as smart_auth_endpoints
 from smart_auth import login, models
 from smart_auth.discovery import capability_security
-from smart_auth.enforcement import ScopeEnforcer
 from smart_auth.services import AuthServices
 
 log = logging.getLogger("carnet")
@@ -71,18 +64,8 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
     if db is None:
         db, transactions = connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     connect_documents(models.ALIAS, settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
-    # Searches the store runs for others: granular scopes, the policy's own lookups.
-    parameters = ParameterCompiler(REGISTRY, settings.base_url)
-    enforcer = ScopeEnforcer(parameters.compile_params)
-    # The policy decides on facts read below it, from the store's collections.
-    documents = Documents(db)
-    facts = Facts(documents, parameters.compile_params, records.refused)
-    policy = Policy(facts, emergency_sees_masked=settings.emergency_sees_masked)
-    store = Store(documents, policy, REGISTRY, settings.base_url, bool(transactions), enforcer)
-    store.ensure_indexes()
-    engine = SearchEngine(store, parameters, settings)
-    blobs = BlobStore(db, settings.gridfs_threshold)
-    interactions = Interactions(store, engine, blobs, settings.base_url)
+    core = build_core(settings, db, bool(transactions))
+    store, interactions, policy = core.store, core.interactions, core.policy
     bundles = BundleProcessor(interactions, settings.max_bundle_entries)
     auth = AuthServices.build(settings)
     notifier = Notifier(auth.sender, settings.public_root + "/auth/care-team")
@@ -91,7 +74,10 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
         policy,
         new_id,
         lambda: instant(now()),
-        observers=[Announcer(policy, notifier), CareTeamAnnouncer(policy, notifier, documents)],
+        observers=[
+            Announcer(policy, notifier),
+            CareTeamAnnouncer(policy, notifier, core.documents),
+        ],
     )
     ingestion = Ingestion(store, interactions, bundles, settings.secret_key)
     return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion)

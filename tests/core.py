@@ -1,8 +1,8 @@
 """The framework-free core built by hand, for the tests that drive it without Flask.
 
 The store on this test's database, the consent policy and its facts, the search engine and the
-interactions, wired as the application factory wires them (keep the two in step) but without
-importing it: the factory's module imports Flask, and these tests show the core does not need it
+interactions, built by carnet.core as the application factory builds them, without importing the
+factory's module (it imports Flask): these tests show the core does not need it
 (tests/test_core_without_flask.py checks that importing it loads no Flask).
 """
 
@@ -12,20 +12,14 @@ from dataclasses import dataclass
 
 import pytest
 
+import carnet.core
 from carnet_core.context import AccessContext, from_claims, operator_context
-from consent.facts import Facts
 from consent.policy import Policy
 from fhir_server.config import Settings
-from fhir_server.indexing.registry import REGISTRY
 from fhir_server.interactions import Interactions
 from fhir_server.search.engine import SearchEngine
-from fhir_server.search.parameters import ParameterCompiler
-from fhir_server.store.binary import BlobStore
 from fhir_server.store.db import connect
-from fhir_server.store.documents import Documents
 from fhir_server.store.repository import Store
-from ingestion import records
-from smart_auth.enforcement import ScopeEnforcer
 from tests.index_coverage import unserved
 
 
@@ -39,19 +33,12 @@ class Core:
 
 
 def build_core(settings: Settings) -> Core:
-    """The first half of carnet.app.build, in its order, without the app, auth or audit."""
+    """The core as carnet.core builds it for the app, with the server's own context beside it."""
     db, transactions = connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
-    parameters = ParameterCompiler(REGISTRY, settings.base_url)
-    enforcer = ScopeEnforcer(parameters.compile_params)
-    documents = Documents(db)
-    facts = Facts(documents, parameters.compile_params, records.refused)
-    policy = Policy(facts, emergency_sees_masked=settings.emergency_sees_masked)
-    store = Store(documents, policy, REGISTRY, settings.base_url, bool(transactions), enforcer)
-    store.ensure_indexes()
-    engine = SearchEngine(store, parameters, settings)
-    blobs = BlobStore(db, settings.gridfs_threshold)
-    interactions = Interactions(store, engine, blobs, settings.base_url)
-    return Core(store, policy, engine, interactions, operator_context("core-test"))
+    built = carnet.core.build_core(settings, db, bool(transactions))
+    return Core(
+        built.store, built.policy, built.engine, built.interactions, operator_context("core-test")
+    )
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """The core needs no web framework: importing it, or building it as tests/core.py does, loads no Flask.
 
-STYLE.md rule 3: only the HTTP layer imports Flask, flask-smorest or authlib's Flask integration.
+Only the HTTP layer imports Flask, flask-smorest or authlib's Flask integration
+(docs/architecture.md#packages-and-layers).
 Checked in a fresh interpreter, since the test session itself has imported the app.
 """
 
@@ -17,6 +18,7 @@ CORE = (
     "fhir_server.search.engine",
     "fhir_server.store.repository",
     "consent.policy",
+    "carnet.core",
     "tests.core",
 )
 FRAMEWORKS = ("flask", "flask_smorest", "authlib.integrations.flask_oauth2")
