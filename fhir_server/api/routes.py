@@ -56,13 +56,18 @@ def _body(route: Route):
     return None
 
 
+def _pairs(values) -> list[tuple[str, str]]:
+    """A query's or a form's parameters in the order sent, a repeated name once per value."""
+    return [(k, v) for k, vs in values.lists() for v in vs]
+
+
 def _form(route: Route) -> list[tuple[str, str]]:
     if route.body != "form":
         return []
     content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip()
     if content_type != FORM:
         raise UnsupportedMediaType(f"POST _search takes {FORM} parameters")
-    return [(k, v) for k, values in request.form.lists() for v in values]
+    return _pairs(request.form)
 
 
 def _call(found: Match) -> Call:
@@ -76,7 +81,7 @@ def _call(found: Match) -> Call:
     return Call(
         **found.params,
         query=request.query_string.decode("utf-8", errors="replace"),
-        parameters=[(k, v) for k, values in request.args.lists() for v in values] + form,
+        parameters=_pairs(request.args) + form,
         body=_body(route),
         prefer=http.prefer(request, "return"),
         strict=http.prefer(request, "handling") == "strict",
@@ -161,6 +166,6 @@ def _sent_parameters(route: Route) -> str | None:
     """The request's path and parameters as sent (POST _search: its form too), or None."""
     query = request.query_string.decode("utf-8", errors="replace")
     if route.body == "form" and request.mimetype == FORM:
-        form = urlencode([(k, v) for k, values in request.form.lists() for v in values])
+        form = urlencode(_pairs(request.form))
         query = "&".join(part for part in (query, form) if part)
     return f"{request.path}?{query}" if query else None
