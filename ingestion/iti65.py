@@ -12,8 +12,8 @@ Other transactions in which a professional names a patient by INS (an Immunizati
 AllergyIntolerance) go through the same identity step, then the same processor.
 
 A record opened by a push is opened in the push's unit of work, and the transaction processor
-joins it: one MongoDB transaction on a replica set, one undo log on the embedded store, so a
-refusal anywhere undoes the new Patient too.
+joins it: one transaction (MongoDB replica set or embedded store), so a refusal anywhere
+undoes the new Patient too.
 https://interop.esante.gouv.fr/ig/fhir/pdsm/
 """
 

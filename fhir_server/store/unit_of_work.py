@@ -1,4 +1,8 @@
-"""All-or-nothing writes: a MongoDB transaction on a replica set, an undo log on the embedded store.
+"""All-or-nothing writes: one transaction on a MongoDB replica set and on the embedded store.
+
+The embedded store's transaction is one SQLite transaction. A standalone MongoDB server (no
+replica set: a developer's) has no transactions; there each write registers how to undo itself
+and a failure undoes them in reverse order, which holds unless the process dies midway.
 
 https://hl7.org/fhir/R4/http.html#transaction - a transaction Bundle and every single write (current
 version + history version) either happens whole or not at all.
