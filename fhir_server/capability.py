@@ -16,7 +16,7 @@ SERVER_IDS = (
     "read answers 404, as a read does (only the operator's platform clients create through update)."
 )
 # POST [base] takes both kinds of Bundle (http.html#transaction); its AuditEvent names the first.
-SYSTEM_CODES = {"transaction": ("transaction", "batch")}
+SYSTEM_CODES = {"transaction": ("transaction", "batch"), "capabilities": (), "operation": ()}
 OPERATIONS = "urn:carnet:operation:"  # the operations' canonical names (no OperationDefinition)
 
 
@@ -31,9 +31,12 @@ def _types(route: Route) -> tuple[str, ...]:
 def _operations(routes: list[Route]) -> dict:
     """CapabilityStatement.rest(.resource).operation, when there are any."""
     operations = [
-        {"name": r.operation, "definition": OPERATIONS + r.operation, "documentation": r.summary}
-        for r in routes
-        if r.operation
+        {
+            "name": r.operation,
+            "definition": r.definition or OPERATIONS + r.operation,
+            "documentation": r.summary,
+        }
+        for r in {r.operation: r for r in routes if r.operation}.values()
     ]
     return {"operation": operations} if operations else {}
 
@@ -73,7 +76,9 @@ def capability_statement(
     registry: Registry, base_url: str, security: dict | None = None, routes: RouteTable = ROUTES
 ) -> dict:
     system = [r for r in routes if not _types(r)]
-    codes = dict.fromkeys(c for r in system for c in SYSTEM_CODES.get(r.interaction, ()))
+    codes = dict.fromkeys(
+        c for r in system for c in SYSTEM_CODES.get(r.interaction, (r.interaction,))
+    )
     rest = {
         "mode": "server",
         "resource": [_resource(t, routes, registry) for t in resources.SUPPORTED_TYPES],

@@ -23,7 +23,12 @@ def test_metadata_is_a_capability_statement(fhir):
     assert body["implementation"]["url"] == "http://testserver/fhir"
     rest = body["rest"][0]
     assert rest["mode"] == "server"
-    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
+    assert {i["code"] for i in rest["interaction"]} == {
+        "transaction",
+        "batch",
+        "search-system",
+        "history-system",
+    }
 
 
 def test_every_supported_type_with_interactions_and_params(fhir):
