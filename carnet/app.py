@@ -20,6 +20,7 @@ from consent.care_team import CareTeamAnnouncer
 from consent.notify import Notifier
 from fhir_server.api import http, limits
 from fhir_server.api.routes import blp
+from fhir_server.bulk_export.operation import BulkExport
 from fhir_server.capability import capability_statement
 from fhir_server.config import Settings
 from fhir_server.indexing.registry import REGISTRY
@@ -52,6 +53,7 @@ class Carnet:
     auth: AuthServices
     audit: Auditor
     ingestion: Ingestion  # POST [base]: MHD pushes and INS-named transactions, then `bundles`
+    exports: BulkExport  # $export jobs
 
     def capabilities(self) -> Reply:
         security = capability_security(self.settings.public_root)
@@ -80,7 +82,8 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
         ],
     )
     ingestion = Ingestion(store, interactions, bundles, settings.secret_key)
-    return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion)
+    exports = BulkExport(interactions, auditor.record, settings.data_dir)
+    return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion, exports)
 
 
 def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -> Flask:

@@ -7,6 +7,7 @@ batch/transaction processor are thin callers. Conditional operations are written
 import copy
 import email.utils
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -39,7 +40,7 @@ _ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
 @dataclass
 class Reply:
     status: int
-    body: dict | bytes | None = None
+    body: dict | bytes | Iterator[bytes] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
 

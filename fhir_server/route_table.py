@@ -24,6 +24,7 @@ from carnet_core.context import AccessContext
 from carnet_core.errors import BadRequest, MethodNotAllowed, NotFound
 from fhir_server import everything as everything_op
 from fhir_server import system
+from fhir_server.bulk_export.operation import EXPORT, PATIENT_EXPORT, BulkExport
 from fhir_server.interactions import Interactions, Reply, parse_query_string
 from fhir_server.validate_op import DEFINITION as VALIDATE
 from fhir_server.validate_op import validate_resource
@@ -53,6 +54,7 @@ class Server(Services, Protocol):
     """The app's services (carnet.app.Carnet), for the routes a Bundle may not carry."""
 
     ingestion: BundleIntake
+    exports: BulkExport
 
     def capabilities(self) -> Reply: ...
 
@@ -99,6 +101,7 @@ class Route:
     body: Body | None = None
     in_bundle: bool = True  # False: a Bundle entry may not name this route
     public: bool = False  # answered without an access token
+    raw: bool = False  # answers a content of its own (NDJSON), whatever Accept says
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -311,6 +314,37 @@ def validate_instance(s: Services, ctx: AccessContext, call: Call) -> Reply:
     )
 
 
+def _export(s: Server, ctx: AccessContext, call: Call, level: str, patient: str | None) -> Reply:
+    path = {"system": "$export", "patients": "Patient/$export"}.get(level, f"Patient/{patient}/$export")
+    request = f"{s.interactions.base_url}/{path}" + (f"?{call.query}" if call.query else "")
+    parameters = call.search_parameters()
+    return s.exports.kick_off(ctx, level, patient, parameters, request, call.respond_async)
+
+
+def export_system(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return _export(s, ctx, call, "system", None)
+
+
+def export_patients(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return _export(s, ctx, call, "patients", None)
+
+
+def export_patient(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return _export(s, ctx, call, "patient", call.id)
+
+
+def export_status(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return s.exports.status(ctx, call.id)
+
+
+def export_cancel(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return s.exports.cancel(ctx, call.id)
+
+
+def export_file(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return s.exports.file(ctx, call.id, call.file)
+
+
 def mask(s: Services, ctx: AccessContext, call: Call) -> Reply:
     return s.interactions.mask(ctx, call.id, True, prefer=call.prefer, uow=call.uow)
 
@@ -344,6 +378,12 @@ ROUTES = RouteTable([
     Route("GET", "Patient/{id}/$everything", "operation", everything, "The Patient and what the caller may see of its record (patient-operation-everything.html).", operation="everything", definition=everything_op.DEFINITION),
     Route("POST", "{type}/$validate", "operation", validate_type, "Validate a resource without storing it (resource-operation-validate.html).", operation="validate", definition=VALIDATE, body="json"),
     Route("POST", "{type}/{id}/$validate", "operation", validate_instance, "Validate a new version of a resource without storing it (resource-operation-validate.html).", operation="validate", definition=VALIDATE, body="json"),
+    Route("GET", "$export", "operation", export_system, "Bulk Data export of what the caller may read (bulkdata export.html); Prefer: respond-async.", operation="export", definition=EXPORT, in_bundle=False),
+    Route("GET", "Patient/$export", "operation", export_patients, "Bulk Data export of every patient's record the caller may read.", operation="export", definition=PATIENT_EXPORT, in_bundle=False),
+    Route("GET", "Patient/{id}/$export", "operation", export_patient, "Bulk Data export of one patient's record (a patient's own: their right to portability).", operation="export", definition=PATIENT_EXPORT, in_bundle=False),
+    Route("GET", "$export-status/{id}", "operation", export_status, "Bulk Data export status: 202 with X-Progress while running, 200 with the manifest when done.", in_bundle=False),
+    Route("DELETE", "$export-status/{id}", "operation", export_cancel, "Cancel a Bulk Data export and delete its files.", in_bundle=False),
+    Route("GET", "$export-file/{id}/{file}", "operation", export_file, "One NDJSON file of a completed Bulk Data export, to its requester only.", in_bundle=False, raw=True),
     Route("POST", "DocumentReference/{id}/$mask", "operation", mask, "Mask a document from professionals (MASQUE_PS), keeping its other labels.", operation="mask"),
     Route("POST", "DocumentReference/{id}/$unmask", "operation", unmask, "Lift MASQUE_PS from a document.", operation="unmask"),
 ])

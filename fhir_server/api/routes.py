@@ -31,6 +31,7 @@ _RULE_PARAMETERS = {
     "{type}": "<string:resource_type>",
     "{id}": "<string:id>",
     "{vid}": "<string:vid>",
+    "{file}": "<string:file>",
 }
 
 blp = Blueprint("fhir", __name__, url_prefix=URL_PREFIX, description="FHIR R4 RESTful API")
@@ -75,7 +76,7 @@ def _call(found: Match) -> Call:
     route = found.route
     native = route.interaction == "read" and found.params.get("type") == "Binary"
     native = native and not http.wants_fhir(request)
-    if route.method != "DELETE" and not native:
+    if route.method != "DELETE" and not native and not route.raw:
         http.response_type(request)  # a DELETE answers no body, a Binary its own content type
     form = _form(route)
     return Call(
@@ -87,6 +88,7 @@ def _call(found: Match) -> Call:
         strict=http.prefer(request, "handling") == "strict",
         if_match=request.headers.get("If-Match"),
         if_none_exist=request.headers.get("If-None-Exist"),
+        respond_async=http.prefer(request, "respond-async") is not None,
         native=native,
     )
 
