@@ -1,5 +1,5 @@
 """The operations that read many resources at once show nothing the policy hides: $everything,
-compartment search, system search and system history (and $export: test_bulk_export's leaks).
+compartment search, system search, system history and $export's files.
 
 The same scenarios as test_leaks.py: a masked document and a care-team professional, an invisible
 document and the patient, a blocked professional and one never authorised.
@@ -7,9 +7,13 @@ document and the patient, a blocked professional and one never authorised.
 
 import pytest
 
+from ingestion import records
+from ingestion.ins import INS_NIR
 from tests.conftest import assert_outcome
 from tests.consent import world as w
 from tests.consent.test_leaks import SCENARIOS
+from tests.consent.test_record_status import ALICE_NIR
+from tests.fhir_server.test_bulk_export import ASYNC, export
 
 
 @pytest.fixture
@@ -72,3 +76,40 @@ def test_hidden_documents_never_show_in_operations(scenario, world, client_for, 
     assert not any(doc in text for doc in hidden | hidden_binaries)
     for doc in seen:
         assert doc in text
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_hidden_documents_never_show_in_an_export(scenario, world, client_for):
+    make, hidden_states, seen_states = SCENARIOS[scenario]
+    client = make(client_for)
+    hidden = {world.doc("alice", s) for s in hidden_states}
+    hidden |= {world.binaries["alice"][s] for s in hidden_states}
+    seen = {world.doc("alice", s) for s in seen_states}
+    if seen:
+        _, found = export(client, "Patient/alice/$export")
+        assert {r["id"] for r in found["DocumentReference"]} == seen
+        lines = [r["id"] for rows in found.values() for r in rows]
+        assert not set(lines) & hidden
+    else:
+        assert_outcome(client.get("Patient/alice/$export", headers=ASYNC), 404)
+    if client.token and "patient" not in scenario:
+        _, found = export(client, "Patient/$export")
+        lines = {r["id"] for rows in found.values() for r in rows}
+        assert not lines & hidden and seen <= lines
+
+
+def test_an_opposed_record_is_in_no_professional_s_operation(world, fhir, client_for):
+    alice = fhir.get("Patient/alice").get_json()
+    alice["identifier"] = [{"system": INS_NIR, "value": ALICE_NIR}]
+    assert fhir.put("Patient/alice", alice).status_code == 200
+    records.set_status(ALICE_NIR, "opposed")
+    hers = set(world.docs["alice"].values()) | set(world.binaries["alice"].values())
+    for client in (w.practitioner(client_for, "author", "alice"), w.practitioner(client_for, "gp")):
+        assert_outcome(client.get("Patient/alice/$everything"), 404)
+        assert_outcome(client.get("Patient/alice/$export", headers=ASYNC), 404)
+        text = repr(_pages(client, "_history?_count=100"))
+        text += repr(_pages(client, "?_type=DocumentReference,Binary&_count=100"))
+        text += repr(_pages(client, "Patient/alice/DocumentReference"))
+        _, found = export(client, "Patient/$export")
+        text += repr(found)
+        assert not any(id in text for id in hers)
