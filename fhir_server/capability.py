@@ -18,6 +18,13 @@ SERVER_IDS = (
 # POST [base] takes both kinds of Bundle (http.html#transaction); its AuditEvent names the first.
 SYSTEM_CODES = {"transaction": ("transaction", "batch"), "capabilities": (), "operation": ()}
 OPERATIONS = "urn:carnet:operation:"  # the operations' canonical names (no OperationDefinition)
+# The implementation guides Carnet follows (CapabilityStatement.implementationGuide).
+IMPLEMENTATION_GUIDES = (
+    "http://hl7.org/fhir/smart-app-launch/ImplementationGuide/hl7.fhir.uv.smart-app-launch",
+    "http://hl7.org/fhir/uv/bulkdata/ImplementationGuide/hl7.fhir.uv.bulkdata",
+    "https://profiles.ihe.net/ITI/MHD/ImplementationGuide/ihe.iti.mhd",
+    "https://interop.esante.gouv.fr/ig/fhir/pdsm/ImplementationGuide/ans.fhir.fr.pdsm",
+)
 
 
 def _types(route: Route) -> tuple[str, ...]:
@@ -41,6 +48,16 @@ def _operations(routes: list[Route]) -> dict:
     return {"operation": operations} if operations else {}
 
 
+def _rev_includes(resource_type: str, registry: Registry) -> list[str]:
+    """The `Source:parameter` pairs whose references may name this type (_revinclude)."""
+    return [
+        f"{source}:{code}"
+        for source in resources.SUPPORTED_TYPES
+        for code, p in sorted(registry.for_type(source).items())
+        if p.type == "reference" and resource_type in p.targets
+    ]
+
+
 def _resource(resource_type: str, routes: RouteTable, registry: Registry) -> dict:
     params = registry.for_type(resource_type)
     writable = resource_type not in resources.READ_ONLY_TYPES
@@ -61,6 +78,7 @@ def _resource(resource_type: str, routes: RouteTable, registry: Registry) -> dic
         "conditionalUpdate": "PUT" in conditional,
         "conditionalDelete": "single" if "DELETE" in conditional else "not-supported",
         "searchInclude": [f"{resource_type}:{c}" for c in reference_params],
+        "searchRevInclude": _rev_includes(resource_type, registry),
         "searchParam": [
             {"name": code, "definition": p.url, "type": p.type, "documentation": p.description}
             for code, p in sorted(params.items())
@@ -109,5 +127,6 @@ def capability_statement(
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "patchFormat": ["application/json-patch+json"],
+        "implementationGuide": list(IMPLEMENTATION_GUIDES),
         "rest": [rest],
     }

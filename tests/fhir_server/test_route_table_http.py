@@ -7,6 +7,7 @@ and the row is in /openapi.json and in the CapabilityStatement.
 
 import base64
 import json
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -21,7 +22,13 @@ PATIENT = "rt-p"
 CALLER = "route-table-client"  # the audited caller whose AuditEvents the test reads
 PATCH = [{"op": "replace", "path": "/status", "value": "amended"}]
 # Rows that read no record, and so are in nobody's access history.
-READS_NO_RECORD = {("POST", "{type}/$validate")}
+READS_NO_RECORD = {
+    ("POST", "{type}/$validate"),
+    ("GET", "$export-status/{id}"),
+    ("DELETE", "$export-status/{id}"),
+    ("GET", "$export-file/{id}/{file}"),
+}
+ASYNC = {"Prefer": "respond-async"}
 
 
 def observation(value: str, **extra) -> dict:
@@ -35,10 +42,11 @@ def observation(value: str, **extra) -> dict:
     }
 
 
-def _requests(obs: dict, doc: str, value: str) -> dict:
+def _requests(obs: dict, doc: str, value: str, jobs=("job", "cancelled", "f.ndjson")) -> dict:
     """(method, pattern) -> (url, body, body kind): one request per row of the table."""
     id, found = obs["id"], f"Observation?identifier={SYS}|{value}"
     new = observation(f"{value}-new")
+    job, cancelled, file = jobs
     read = {"request": {"method": "GET", "url": f"Observation/{id}"}}
     bundle = {"resourceType": "Bundle", "type": "batch", "entry": [read]}
     return {
@@ -67,6 +75,12 @@ def _requests(obs: dict, doc: str, value: str) -> dict:
         ("DELETE", "{type}/{id}"): (f"Observation/{id}", None, None),
         ("GET", "{type}/{id}/_history"): (f"Observation/{id}/_history", None, None),
         ("GET", "{type}/{id}/_history/{vid}"): (f"Observation/{id}/_history/1", None, None),
+        ("GET", "$export"): ("$export?_type=Observation", None, None),
+        ("GET", "Patient/$export"): ("Patient/$export?_type=Observation", None, None),
+        ("GET", "Patient/{id}/$export"): (f"Patient/{PATIENT}/$export", None, None),
+        ("GET", "$export-status/{id}"): (f"$export-status/{job}", None, None),
+        ("DELETE", "$export-status/{id}"): (f"$export-status/{cancelled}", None, None),
+        ("GET", "$export-file/{id}/{file}"): (f"$export-file/{job}/{file}", None, None),
         ("POST", "DocumentReference/{id}/$mask"): (f"DocumentReference/{doc}/$mask", None, None),
         ("POST", "DocumentReference/{id}/$unmask"): (
             f"DocumentReference/{doc}/$unmask",
@@ -88,7 +102,31 @@ def _direct(client, method: str, url: str, body, kind):
             },
         )
     content_type = "application/json-patch+json" if kind == "patch" else "application/fhir+json"
-    return client.send(method, f"/fhir/{url}".rstrip("/"), body, content_type=content_type)
+    return client.send(
+        method, f"/fhir/{url}".rstrip("/"), body, content_type=content_type, headers=ASYNC
+    )
+
+
+def _finished(client, status_url: str) -> dict:
+    """The manifest of an export job, once it is done (its reads are then all audited)."""
+    for _ in range(600):
+        response = client.get(status_url.removeprefix("http://testserver"))
+        if response.status_code == 200:
+            return response.get_json()
+        time.sleep(0.05)
+    raise AssertionError("the export did not finish")
+
+
+@pytest.fixture
+def jobs(caller, doc):
+    """Two finished export jobs of the caller, the first one's file; the second to cancel."""
+    done = []
+    for _ in range(2):
+        kicked = caller.get("$export?_type=Patient", headers=ASYNC)
+        manifest = _finished(caller, kicked.headers["Content-Location"])
+        done.append((kicked.headers["Content-Location"].rsplit("/", 1)[-1], manifest))
+    file = done[0][1]["output"][0]["url"].rsplit("/", 1)[-1]
+    return done[0][0], done[1][0], file
 
 
 def _entry(method: str, url: str, body, kind) -> dict:
@@ -138,16 +176,20 @@ def _events(fhir, seen: set[str]) -> list[dict]:
     return new
 
 
-def test_every_route_answers_alike_over_http_and_in_a_batch_and_is_audited(fhir, caller, doc):
+def test_every_route_answers_alike_over_http_and_in_a_batch_and_is_audited(
+    fhir, caller, doc, jobs
+):
     assert set(_requests({"id": "x"}, doc, "x")) == {(r.method, r.pattern) for r in ROUTES}
     seen: set[str] = set()
     for n, route in enumerate(ROUTES):
         value = f"v{n}"
         obs = fhir.create(observation(value))  # each row works on a resource of its own
-        url, body, kind = _requests(obs, doc, value)[route.method, route.pattern]
+        url, body, kind = _requests(obs, doc, value, jobs)[route.method, route.pattern]
         _events(fhir, seen)
         direct = _direct(caller, route.method, url, body, kind)
         assert direct.status_code < 300, (route, direct.get_data(as_text=True))
+        if route.operation == "export":
+            _finished(caller, direct.headers["Content-Location"])
         events = _events(fhir, seen)
         if route.public or (route.method, route.pattern) in READS_NO_RECORD:
             assert events == [], route
@@ -221,7 +263,7 @@ def test_every_route_is_in_the_capability_statement(fhir):
         if first != "{type}" and not resources.is_supported(first):  # a system-level route
             if route.operation:
                 assert route.operation in {o["name"] for o in rest["operation"]}, route
-            else:
+            elif route.interaction != "operation":  # else an operation's status or files
                 assert route.interaction in system, route
             continue
         for resource_type in types:
