@@ -18,7 +18,7 @@ from consent import care_team_page
 from consent.audit import Announcer, Auditor
 from consent.care_team import CareTeamAnnouncer
 from consent.notify import Notifier
-from fhir_server.api import http, limits
+from fhir_server.api import http, limits, openapi
 from fhir_server.api.routes import blp
 from fhir_server.bulk_export.operation import BulkExport
 from fhir_server.capability import capability_statement
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -
     app.extensions["carnet"] = carnet
     limits.init_app(app)  # before every other hook: an over-long request is refused first
     api = Api(app)
+    openapi.components(api.spec)
     api.register_blueprint(blp)
     register_bulk_routes(
         app, carnet.interactions, carnet.auth.tokens, carnet.settings.base_url, settings.import_dir

@@ -47,7 +47,9 @@ def since_of(params: list[tuple[str, str]]) -> dict:
     try:
         return {"lu": {"$gte": date_range(value)[0]}}
     except ValueError as exc:
-        raise BadRequest(f"_since must be an instant, not '{value}'", expression=["_since"]) from exc
+        raise BadRequest(
+            f"_since must be an instant, not '{value}'", expression=["_since"]
+        ) from exc
 
 
 def everything(
@@ -56,7 +58,9 @@ def everything(
     unknown = [k for k, _ in params if k not in PARAMETERS]
     if unknown:
         raise BadRequest(
-            f"$everything does not take {', '.join(unknown)}", expression=unknown, code="not-supported"
+            f"$everything does not take {', '.join(unknown)}",
+            expression=unknown,
+            code="not-supported",
         )
     interactions.read(ctx, "Patient", id)  # 404 unless the caller may read the Patient
     types_value = next((v for k, v in params if k == "_type"), None)

@@ -26,9 +26,9 @@ from fhir_server import everything as everything_op
 from fhir_server import system
 from fhir_server.bulk_export.operation import EXPORT, PATIENT_EXPORT, BulkExport
 from fhir_server.interactions import Interactions, Reply, parse_query_string
+from fhir_server.store.unit_of_work import UnitOfWork
 from fhir_server.validate_op import DEFINITION as VALIDATE
 from fhir_server.validate_op import validate_resource
-from fhir_server.store.unit_of_work import UnitOfWork
 
 # What a route reads from the request body: a FHIR JSON resource or Bundle, a JSON Patch
 # (http.html#patch), or form-encoded search parameters (POST [type]/_search).
@@ -295,7 +295,9 @@ def history_system(s: Services, ctx: AccessContext, call: Call) -> Reply:
 
 def search_compartment(s: Services, ctx: AccessContext, call: Call) -> Reply:
     parameters = call.search_parameters()
-    return s.interactions.search(ctx, call.type, parameters, strict=call.strict, compartment=call.id)
+    return s.interactions.search(
+        ctx, call.type, parameters, strict=call.strict, compartment=call.id
+    )
 
 
 def everything(s: Services, ctx: AccessContext, call: Call) -> Reply:
@@ -315,7 +317,9 @@ def validate_instance(s: Services, ctx: AccessContext, call: Call) -> Reply:
 
 
 def _export(s: Server, ctx: AccessContext, call: Call, level: str, patient: str | None) -> Reply:
-    path = {"system": "$export", "patients": "Patient/$export"}.get(level, f"Patient/{patient}/$export")
+    path = {"system": "$export", "patients": "Patient/$export"}.get(
+        level, f"Patient/{patient}/$export"
+    )
     request = f"{s.interactions.base_url}/{path}" + (f"?{call.query}" if call.query else "")
     parameters = call.search_parameters()
     return s.exports.kick_off(ctx, level, patient, parameters, request, call.respond_async)

@@ -107,9 +107,7 @@ def search(
         if name in ("_type", "_cursor"):
             continue
         if code in RESULT_PARAMETERS and code not in SYSTEM_RESULT_PARAMETERS:
-            raise BadRequest(
-                f"{code} is not supported in a search across types", expression=[name]
-            )
+            raise BadRequest(f"{code} is not supported in a search across types", expression=[name])
         common = code in RESULT_PARAMETERS or all(registry.get(t, code) for t in types)
         (kept if common else unknown).append((name, value))
     if unknown and strict:

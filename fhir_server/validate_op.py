@@ -42,7 +42,9 @@ def _inputs(body, query: list[tuple[str, str]]) -> tuple[object, list[str], str 
         elif name == "mode" and isinstance(_value(parameter), str):
             mode = _value(parameter)
     if resource is None:
-        raise BadRequest("The Parameters body has no 'resource' to validate", expression=["resource"])
+        raise BadRequest(
+            "The Parameters body has no 'resource' to validate", expression=["resource"]
+        )
     return resource, profiles, mode
 
 

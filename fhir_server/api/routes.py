@@ -16,7 +16,7 @@ from flask_smorest import Blueprint
 
 from carnet_core.context import AccessContext
 from carnet_core.errors import FhirError, UnsupportedMediaType
-from fhir_server.api import http
+from fhir_server.api import http, openapi
 from fhir_server.route_table import ROUTES, Call, Match, Route, RouteTable
 from smart_auth.bearer import context_from_headers
 
@@ -119,7 +119,7 @@ def _documented(route: Route):
     view.__doc__ = f"{route.summary}\n\nrestful-interaction: {route.interaction}"
     if route.operation:
         view.__doc__ += f" (${route.operation})"
-    return view
+    return Blueprint.doc(**openapi.operation(route))(view)
 
 
 def _endpoint(pattern: str) -> str:

@@ -85,7 +85,9 @@ class ExportRun:
                 shutil.rmtree(self.folder, ignore_errors=True)
                 return
             if count:
-                outputs.append(ExportOutput(type=resource_type, file=f"{resource_type}.ndjson", count=count))
+                outputs.append(
+                    ExportOutput(type=resource_type, file=f"{resource_type}.ndjson", count=count)
+                )
             exported += count
             ExportJob.objects(job_id=self.job_id, status="running").update_one(
                 set__done_types=n + 1, set__exported=exported, set__updated=utcnow()

@@ -50,15 +50,11 @@ def _types(ctx: AccessContext, level: str, value: str | None) -> list[str]:
     """The types to export: those `_type` lists, or by default every type of the level that some
     scope grants search on; a type asked for without such a scope is 403."""
     allowed = [
-        t
-        for t in resources.SUPPORTED_TYPES
-        if level == "system" or t not in DIRECTORY_TYPES
+        t for t in resources.SUPPORTED_TYPES if level == "system" or t not in DIRECTORY_TYPES
     ]
     if value is None:
         return [
-            t
-            for t in allowed
-            if t not in NOT_BY_DEFAULT and ctx.scopes.grants(t, "search-type")
+            t for t in allowed if t not in NOT_BY_DEFAULT and ctx.scopes.grants(t, "search-type")
         ]
     types = list(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
     outside = [t for t in types if t not in allowed]
@@ -76,7 +72,9 @@ def _since(value: str | None):
     try:
         return date_range(value)[0]
     except ValueError as exc:
-        raise BadRequest(f"_since must be an instant, not '{value}'", expression=["_since"]) from exc
+        raise BadRequest(
+            f"_since must be an instant, not '{value}'", expression=["_since"]
+        ) from exc
 
 
 class BulkExport:
@@ -124,7 +122,9 @@ class BulkExport:
         values = dict(params)
         if values.get("_outputFormat", NDJSON) not in FORMATS:
             raise BadRequest(
-                f"_outputFormat must be {NDJSON}", code="not-supported", expression=["_outputFormat"]
+                f"_outputFormat must be {NDJSON}",
+                code="not-supported",
+                expression=["_outputFormat"],
             )
         if ctx.is_patient and level == "system":
             raise Forbidden("A patient exports their own record: Patient/[id]/$export")
@@ -149,7 +149,9 @@ class BulkExport:
         self._start(ctx, job.job_id)
         url = self.status_url(job.job_id)
         return Reply(
-            202, information(f"Export job {job.job_id} started: poll {url}"), {"Content-Location": url}
+            202,
+            information(f"Export job {job.job_id} started: poll {url}"),
+            {"Content-Location": url},
         )
 
     def _start(self, ctx: AccessContext, job_id: str) -> None:

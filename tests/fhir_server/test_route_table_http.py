@@ -53,10 +53,22 @@ def _requests(obs: dict, doc: str, value: str, jobs=("job", "cancelled", "f.ndjs
         ("GET", "metadata"): ("metadata", None, None),
         ("GET", ""): (f"?_type=Observation,List&identifier={SYS}|{value}", None, None),
         ("GET", "_history"): ("_history?_count=1", None, None),
-        ("GET", "Patient/{id}/{type}"): (f"Patient/{PATIENT}/Observation?identifier={SYS}|{value}", None, None),
-        ("GET", "Patient/{id}/$everything"): (f"Patient/{PATIENT}/$everything?_count=2", None, None),
+        ("GET", "Patient/{id}/{type}"): (
+            f"Patient/{PATIENT}/Observation?identifier={SYS}|{value}",
+            None,
+            None,
+        ),
+        ("GET", "Patient/{id}/$everything"): (
+            f"Patient/{PATIENT}/$everything?_count=2",
+            None,
+            None,
+        ),
         ("POST", "{type}/$validate"): ("Observation/$validate", new, "json"),
-        ("POST", "{type}/{id}/$validate"): (f"Observation/{id}/$validate", observation(value, id=id), "json"),
+        ("POST", "{type}/{id}/$validate"): (
+            f"Observation/{id}/$validate",
+            observation(value, id=id),
+            "json",
+        ),
         ("POST", ""): ("", bundle, "json"),
         ("GET", "{type}"): (found, None, None),
         ("POST", "{type}"): ("Observation", new, "json"),
@@ -176,9 +188,7 @@ def _events(fhir, seen: set[str]) -> list[dict]:
     return new
 
 
-def test_every_route_answers_alike_over_http_and_in_a_batch_and_is_audited(
-    fhir, caller, doc, jobs
-):
+def test_every_route_answers_alike_over_http_and_in_a_batch_and_is_audited(fhir, caller, doc, jobs):
     assert set(_requests({"id": "x"}, doc, "x")) == {(r.method, r.pattern) for r in ROUTES}
     seen: set[str] = set()
     for n, route in enumerate(ROUTES):

@@ -59,9 +59,7 @@ def test_system_history_holds_every_version_of_every_type_newest_first(fhir, wri
     assert ("Patient", "h2", "deleted") in rows and ("Practitioner", "h3", 'W/"1"') in rows
     assert sum(1 for v in rows if v[0] == "Observation") == 3
     assert rows.index(("Patient", "h1", 'W/"2"')) < rows.index(("Patient", "h1", 'W/"1"'))
-    stamps = [
-        e["response"]["lastModified"] for p in pages for e in p.get("entry", [])
-    ]
+    stamps = [e["response"]["lastModified"] for p in pages for e in p.get("entry", [])]
     assert stamps == sorted(stamps, reverse=True)
 
 
@@ -97,7 +95,9 @@ def test_system_search_with_type_pages_across_types(fhir, written):
     bundle = fhir.search("?_type=Patient,Practitioner&_count=1")
     assert bundle["total"] == 2
     pages = _walk(fhir, "?_type=Patient,Practitioner&_count=1")
-    found = [(e["resource"]["resourceType"], e["resource"]["id"]) for p in pages for e in p["entry"]]
+    found = [
+        (e["resource"]["resourceType"], e["resource"]["id"]) for p in pages for e in p["entry"]
+    ]
     assert found == [("Patient", "h1"), ("Practitioner", "h3")]
     by_id = fhir.search("?_type=Patient,Observation&_id=h1")
     assert [e["resource"]["id"] for e in by_id["entry"]] == ["h1"]
@@ -111,12 +111,15 @@ def test_system_search_keeps_only_the_parameters_every_type_defines(fhir, writte
     warned = fhir.search("?_type=Patient,Observation&code:text=h1")
     outcomes = [e for e in warned["entry"] if e["search"]["mode"] == "outcome"]
     assert outcomes and "code:text" in outcomes[0]["resource"]["issue"][0]["diagnostics"]
-    strict = fhir.get("?_type=Patient,Observation&code:text=h1", headers={"Prefer": "handling=strict"})
+    strict = fhir.get(
+        "?_type=Patient,Observation&code:text=h1", headers={"Prefer": "handling=strict"}
+    )
     assert_outcome(strict, 400)
 
 
 @pytest.mark.parametrize(
-    "query", ["", "?_type=Nothing", "?_type=Patient&_sort=_id", "?_type=Patient&_include=Patient:link"]
+    "query",
+    ["", "?_type=Nothing", "?_type=Patient&_sort=_id", "?_type=Patient&_include=Patient:link"],
 )
 def test_system_search_refusals(fhir, written, query):
     assert_outcome(fhir.get(f"/fhir{query}"), 400)

@@ -53,7 +53,10 @@ def test_an_invalid_resource_answers_200_with_its_issues(fhir, snapshot):
 def test_a_parameters_body_carries_the_resource_and_the_profile(fhir):
     document = _document()
     document.pop("meta", None)
-    plain = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": document}]}
+    plain = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "resource", "resource": document}],
+    }
     assert not _errors(fhir.post("DocumentReference/$validate", plain))
     del document["masterIdentifier"]
     with_profile = copy.deepcopy(plain)
@@ -95,7 +98,8 @@ def test_instance_validation_needs_a_visible_instance_and_its_id(fhir, snapshot)
 
 
 @pytest.mark.parametrize(
-    "scope, status", [("system/Patient.c", 200), ("system/Patient.r", 200), ("system/Observation.cruds", 403)]
+    "scope, status",
+    [("system/Patient.c", 200), ("system/Patient.r", 200), ("system/Observation.cruds", 403)],
 )
 def test_validation_needs_a_scope_on_the_type(client_for, scope, status):
     response = client_for(scope).post("Patient/$validate", PATIENT)
