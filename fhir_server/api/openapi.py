@@ -159,6 +159,10 @@ def _parameters(route: Route) -> list[dict]:
 
 
 def _body(route: Route) -> dict | None:
+    if route.body == "json" and route.operation:
+        # A resource of the path's type or a Parameters ($validate), a JSON object ($import).
+        schema = {"type": "object", "properties": {"resourceType": STRING}}
+        return {"required": True, "content": {"application/fhir+json": {"schema": schema}}}
     if route.body == "json":
         schema = "Bundle" if route.interaction == "transaction" else "Resource"
         ref = {"$ref": f"#/components/schemas/{schema}"}

@@ -127,15 +127,13 @@ def _endpoint(pattern: str) -> str:
 
 
 def register(target: Blueprint, table: RouteTable = ROUTES) -> None:
-    """One Flask rule and one view per path pattern of the table, documented per method."""
+    """One Flask rule and one view per path pattern of the table, documented per method; called
+    once per process by the composition root, with the table it composed."""
     for pattern in table.patterns:
         methods = {r.method.lower(): _documented(r) for r in table if r.pattern == pattern}
         view = type(_endpoint(pattern), (_FhirView,), {"table": table, **methods})
         rule = "/".join(_RULE_PARAMETERS.get(s, s) for s in pattern.split("/") if s)
         target.add_url_rule(f"/{rule}" if rule else "", _endpoint(pattern), view, methods=METHODS)
-
-
-register(blp)
 
 
 @blp.after_request

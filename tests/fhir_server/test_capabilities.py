@@ -91,6 +91,7 @@ def test_the_statement_lists_every_operation_with_its_definition(fhir):
     rest = body["rest"][0]
     system = {o["name"]: o["definition"] for o in rest["operation"]}
     assert system["export"] == "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
+    assert system["import"] == "urn:carnet:operation:import"  # a proposal: no OperationDefinition
     by_type = {r["type"]: r for r in rest["resource"]}
     patient = {o["name"]: o["definition"] for o in by_type["Patient"]["operation"]}
     assert patient["everything"] == "http://hl7.org/fhir/OperationDefinition/Patient-everything"
