@@ -99,6 +99,8 @@ def capability_statement(
     )
     rest = {
         "mode": "server",
+        # Patient/[id]/[type] searches (compartmentdefinition.html).
+        "compartment": ["http://hl7.org/fhir/CompartmentDefinition/patient"],
         "resource": [_resource(t, routes, registry) for t in resources.SUPPORTED_TYPES],
         "interaction": [{"code": c} for c in codes],
         **_operations(system),

@@ -104,6 +104,7 @@ def test_the_statement_lists_every_operation_with_its_definition(fhir):
 def test_the_statement_lists_rev_includes_and_implementation_guides(fhir):
     body = fhir.get("metadata").get_json()
     by_type = {r["type"]: r for r in body["rest"][0]["resource"]}
+    assert body["rest"][0]["compartment"] == ["http://hl7.org/fhir/CompartmentDefinition/patient"]
     assert "DocumentReference:subject" in by_type["Patient"]["searchRevInclude"]
     assert "List:item" in by_type["DocumentReference"]["searchRevInclude"]
     guides = body["implementationGuide"]
