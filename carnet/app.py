@@ -18,16 +18,18 @@ from consent import care_team_page
 from consent.audit import Announcer, Auditor
 from consent.care_team import CareTeamAnnouncer
 from consent.notify import Notifier
-from fhir_server.api import http, limits
-from fhir_server.api.routes import blp
+from fhir_server.api import http, limits, openapi, routes
+from fhir_server.bulk_export.operation import BulkExport
 from fhir_server.capability import capability_statement
 from fhir_server.config import Settings
 from fhir_server.indexing.registry import REGISTRY
 from fhir_server.interactions import Interactions, Reply
+from fhir_server.route_table import ROUTES as FHIR_ROUTES
+from fhir_server.route_table import RouteTable
 from fhir_server.store.db import connect, connect_documents
 from fhir_server.store.repository import Store, instant, new_id, now
 from fhir_server.transaction import BundleProcessor
-from ingestion.bulk_routes import register_bulk_routes
+from ingestion.bulk_routes import IMPORT_ROUTES
 from ingestion.iti65 import Ingestion
 from smart_auth import endpoints as smart_auth_endpoints
 from smart_auth import login, models
@@ -39,6 +41,10 @@ log = logging.getLogger("carnet")
 # The consent's care team page joins the sign-in pages (their session, CSRF check and security
 # headers): once per process, before any app registers their blueprint.
 care_team_page.add_routes(login.blueprint)
+# Every FHIR route: the FHIR interactions' and the layers' above them ($import). Registered once
+# per process on the FHIR blueprint.
+ROUTES = RouteTable([*FHIR_ROUTES, *IMPORT_ROUTES])
+routes.register(routes.blp, ROUTES)
 
 
 @dataclass
@@ -52,10 +58,12 @@ class Carnet:
     auth: AuthServices
     audit: Auditor
     ingestion: Ingestion  # POST [base]: MHD pushes and INS-named transactions, then `bundles`
+    exports: BulkExport  # $export jobs
 
     def capabilities(self) -> Reply:
         security = capability_security(self.settings.public_root)
-        return Reply(200, capability_statement(REGISTRY, self.settings.base_url, security))
+        statement = capability_statement(REGISTRY, self.settings.base_url, security, ROUTES)
+        return Reply(200, statement)
 
 
 def build(settings: Settings, db=None, transactions: bool | None = None) -> Carnet:
@@ -66,7 +74,7 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
     connect_documents(models.ALIAS, settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     core = build_core(settings, db, bool(transactions))
     store, interactions, policy = core.store, core.interactions, core.policy
-    bundles = BundleProcessor(interactions, settings.max_bundle_entries)
+    bundles = BundleProcessor(interactions, settings.max_bundle_entries, ROUTES)
     auth = AuthServices.build(settings)
     notifier = Notifier(auth.sender, settings.public_root + "/auth/care-team")
     auditor = Auditor(
@@ -80,7 +88,8 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
         ],
     )
     ingestion = Ingestion(store, interactions, bundles, settings.secret_key)
-    return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion)
+    exports = BulkExport(interactions, auditor.record, settings.data_dir)
+    return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion, exports)
 
 
 def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -> Flask:
@@ -99,10 +108,8 @@ def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -
     app.extensions["carnet"] = carnet
     limits.init_app(app)  # before every other hook: an over-long request is refused first
     api = Api(app)
-    api.register_blueprint(blp)
-    register_bulk_routes(
-        app, carnet.interactions, carnet.auth.tokens, carnet.settings.base_url, settings.import_dir
-    )
+    openapi.components(api.spec)
+    api.register_blueprint(routes.blp)
     login.init_app(app)  # sign-in, one-time code, consent and account pages under /auth
     app.register_blueprint(smart_auth_endpoints.blueprint)
     _register_errors(app)

@@ -8,7 +8,7 @@ from carnet_core.errors import BadRequest, Issue
 from carnet_core.outcome import operation_outcome
 from fhir_server.search import cursor
 from fhir_server.shaping import summarize
-from fhir_server.store.repository import instant
+from fhir_server.store.repository import Stored, instant
 
 
 def _link(relation: str, url: str) -> dict:
@@ -21,28 +21,54 @@ def _url(base: str, params: list[tuple[str, str]], cursor: str | None = None) ->
 
 
 def searchset(interactions, req, result, warnings: list[Issue]) -> dict:
-    base = f"{interactions.base_url}/{req.resource_type}"
     this_cursor = cursor.encode(*req.cursor) if req.cursor else None
-    links = [_link("self", _url(base, req.link_params, this_cursor))]
-    if result.next_cursor:
-        links.append(_link("next", _url(base, req.link_params, result.next_cursor)))
-    if result.prev_cursor:
-        links.append(_link("previous", _url(base, req.link_params, result.prev_cursor)))
+    rows = [("match", r) for r in result.matches] + [("include", r) for r in result.included]
+    return page_bundle(
+        interactions,
+        req.path or req.resource_type,
+        req.link_params,
+        rows,
+        total=result.total,
+        cursors=(this_cursor, result.next_cursor, result.prev_cursor),
+        shape=(req.summary, req.elements),
+        warnings=warnings,
+    )
+
+
+def page_bundle(
+    interactions,
+    path: str,
+    link_params: list[tuple[str, str]],
+    rows: list[tuple[str, Stored]],
+    *,
+    total: int | None,
+    cursors: tuple[str | None, str | None, str | None],
+    shape: tuple[str | None, list[str] | None] = (None, None),
+    warnings: list[Issue] = (),
+) -> dict:
+    """A searchset page (bundle.html#searchset): `rows` as (search mode, stored version), links
+    to this page and the next and previous ones (`cursors`) under `path` of the base."""
+    base = f"{interactions.base_url}/{path}" if path else interactions.base_url
+    this_cursor, next_cursor, prev_cursor = cursors
+    links = [_link("self", _url(base, link_params, this_cursor))]
+    if next_cursor:
+        links.append(_link("next", _url(base, link_params, next_cursor)))
+    if prev_cursor:
+        links.append(_link("previous", _url(base, link_params, prev_cursor)))
     bundle: dict = {"resourceType": "Bundle", "type": "searchset"}
-    if result.total is not None:
-        bundle["total"] = result.total
+    if total is not None:
+        bundle["total"] = total
     bundle["link"] = links
     entries = []
-    for mode, rows in (("match", result.matches), ("include", result.included)):
-        for stored in rows:
-            resource = summarize(interactions.resource_of(stored), req.summary, req.elements)
-            entries.append(
-                {
-                    "fullUrl": f"{interactions.base_url}/{stored.resource_type}/{stored.id}",
-                    "resource": resource,
-                    "search": {"mode": mode},
-                }
-            )
+    for mode, stored in rows:
+        resource = summarize(interactions.resource_of(stored), *shape)
+        entries.append(
+            {
+                "fullUrl": f"{interactions.base_url}/{stored.resource_type}/{stored.id}",
+                "resource": resource,
+                "search": {"mode": mode},
+            }
+        )
     if warnings:
         entries.append({"resource": operation_outcome(warnings), "search": {"mode": "outcome"}})
     if entries:
@@ -77,18 +103,29 @@ def history_params(
 def history_bundle(
     interactions, resource_type: str, id: str | None, params, rows, count: int
 ) -> dict:
-    base = f"{interactions.base_url}/{resource_type}" + (f"/{id}" if id else "") + "/_history"
+    """A type's or an instance's history (http.html#history), paged on (lastUpdated, id) or on
+    the version."""
+    path = f"{resource_type}/{id}/_history" if id else f"{resource_type}/_history"
+    if id:
+        return history_page(interactions, path, params, rows, count, lambda s: [s.vid])
+    return history_page(
+        interactions, path, params, rows, count, lambda s: [s.last_updated, s.doc["_id"]]
+    )
+
+
+def history_page(interactions, path: str, params, rows, count: int, next_keys) -> dict:
+    """A history Bundle of `rows` (newest first, one more than `count` when there are more), the
+    next page's cursor made of `next_keys` of its last row."""
+    base = f"{interactions.base_url}/{path}"
     kept = [(k, v) for k, v in params if k in ("_since", "_count")]
     links = [_link("self", _url(base, kept + [(k, v) for k, v in params if k == "_cursor"]))]
     more = len(rows) > count
     rows = rows[:count]
     if more and rows:
-        last = rows[-1]
-        keys = [last.vid] if id else [last.last_updated, last.doc["_id"]]
-        links.append(_link("next", _url(base, kept, cursor.encode("next", keys))))
+        links.append(_link("next", _url(base, kept, cursor.encode("next", next_keys(rows[-1])))))
     entries = []
     for stored in rows:
-        url = f"{resource_type}/{stored.id}"
+        url = f"{stored.resource_type}/{stored.id}"
         entry: dict = {"fullUrl": f"{interactions.base_url}/{url}"}
         if stored.deleted:
             entry["request"] = {"method": "DELETE", "url": url}
@@ -98,7 +135,7 @@ def history_bundle(
             method = stored.doc.get("method", "PUT")
             entry["request"] = {
                 "method": method if method in ("POST", "PATCH") else "PUT",
-                "url": resource_type if method == "POST" else url,
+                "url": stored.resource_type if method == "POST" else url,
             }
             # A create through update (PUT with a new id) is a creation too: 201.
             created = stored.doc.get("created", method == "POST")

@@ -16,8 +16,15 @@ SERVER_IDS = (
     "read answers 404, as a read does (only the operator's platform clients create through update)."
 )
 # POST [base] takes both kinds of Bundle (http.html#transaction); its AuditEvent names the first.
-SYSTEM_CODES = {"transaction": ("transaction", "batch")}
+SYSTEM_CODES = {"transaction": ("transaction", "batch"), "capabilities": (), "operation": ()}
 OPERATIONS = "urn:carnet:operation:"  # the operations' canonical names (no OperationDefinition)
+# The implementation guides Carnet follows (CapabilityStatement.implementationGuide).
+IMPLEMENTATION_GUIDES = (
+    "http://hl7.org/fhir/smart-app-launch/ImplementationGuide/hl7.fhir.uv.smart-app-launch",
+    "http://hl7.org/fhir/uv/bulkdata/ImplementationGuide/hl7.fhir.uv.bulkdata",
+    "https://profiles.ihe.net/ITI/MHD/ImplementationGuide/ihe.iti.mhd",
+    "https://interop.esante.gouv.fr/ig/fhir/pdsm/ImplementationGuide/ans.fhir.fr.pdsm",
+)
 
 
 def _types(route: Route) -> tuple[str, ...]:
@@ -31,11 +38,24 @@ def _types(route: Route) -> tuple[str, ...]:
 def _operations(routes: list[Route]) -> dict:
     """CapabilityStatement.rest(.resource).operation, when there are any."""
     operations = [
-        {"name": r.operation, "definition": OPERATIONS + r.operation, "documentation": r.summary}
-        for r in routes
-        if r.operation
+        {
+            "name": r.operation,
+            "definition": r.definition or OPERATIONS + r.operation,
+            "documentation": r.summary,
+        }
+        for r in {r.operation: r for r in routes if r.operation}.values()
     ]
     return {"operation": operations} if operations else {}
+
+
+def _rev_includes(resource_type: str, registry: Registry) -> list[str]:
+    """The `Source:parameter` pairs whose references may name this type (_revinclude)."""
+    return [
+        f"{source}:{code}"
+        for source in resources.SUPPORTED_TYPES
+        for code, p in sorted(registry.for_type(source).items())
+        if p.type == "reference" and resource_type in p.targets
+    ]
 
 
 def _resource(resource_type: str, routes: RouteTable, registry: Registry) -> dict:
@@ -58,6 +78,7 @@ def _resource(resource_type: str, routes: RouteTable, registry: Registry) -> dic
         "conditionalUpdate": "PUT" in conditional,
         "conditionalDelete": "single" if "DELETE" in conditional else "not-supported",
         "searchInclude": [f"{resource_type}:{c}" for c in reference_params],
+        "searchRevInclude": _rev_includes(resource_type, registry),
         "searchParam": [
             {"name": code, "definition": p.url, "type": p.type, "documentation": p.description}
             for code, p in sorted(params.items())
@@ -73,9 +94,13 @@ def capability_statement(
     registry: Registry, base_url: str, security: dict | None = None, routes: RouteTable = ROUTES
 ) -> dict:
     system = [r for r in routes if not _types(r)]
-    codes = dict.fromkeys(c for r in system for c in SYSTEM_CODES.get(r.interaction, ()))
+    codes = dict.fromkeys(
+        c for r in system for c in SYSTEM_CODES.get(r.interaction, (r.interaction,))
+    )
     rest = {
         "mode": "server",
+        # Patient/[id]/[type] searches (compartmentdefinition.html).
+        "compartment": ["http://hl7.org/fhir/CompartmentDefinition/patient"],
         "resource": [_resource(t, routes, registry) for t in resources.SUPPORTED_TYPES],
         "interaction": [{"code": c} for c in codes],
         **_operations(system),
@@ -104,5 +129,6 @@ def capability_statement(
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "patchFormat": ["application/json-patch+json"],
+        "implementationGuide": list(IMPLEMENTATION_GUIDES),
         "rest": [rest],
     }

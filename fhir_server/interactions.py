@@ -7,6 +7,7 @@ batch/transaction processor are thin callers. Conditional operations are written
 import copy
 import email.utils
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -39,7 +40,7 @@ _ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
 @dataclass
 class Reply:
     status: int
-    body: dict | bytes | None = None
+    body: dict | bytes | Iterator[bytes] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
 
@@ -81,7 +82,7 @@ class Interactions:
         self.profile_checks = profile_checks or []
 
     # -- helpers ----------------------------------------------------------------------------
-    def _check_type(self, ctx: AccessContext, resource_type: str, interaction: str) -> None:
+    def check_type(self, ctx: AccessContext, resource_type: str, interaction: str) -> None:
         """The type exists here and the token's scopes allow this interaction on it (else 403)."""
         if not resources.is_supported(resource_type):
             raise NotFound(
@@ -96,7 +97,7 @@ class Interactions:
                 f"{resource_type} is written by the server only; it cannot be changed through the API",
                 headers={"Allow": "GET, HEAD"},
             )
-        self._check_type(ctx, resource_type, interaction)
+        self.check_type(ctx, resource_type, interaction)
 
     def _check_id(self, id: str) -> None:
         if not resources.is_valid_id(id):
@@ -181,14 +182,14 @@ class Interactions:
         self, ctx: AccessContext, resource_type: str, id: str, summary=None, elements=None
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#read"""
-        self._check_type(ctx, resource_type, "read")
+        self.check_type(ctx, resource_type, "read")
         stored = self.store.read(ctx, resource_type, id)
         body = summarize(self.resource_of(stored), summary, elements)
         return Reply(200, body, version_headers(stored, self.base_url))
 
     def vread(self, ctx: AccessContext, resource_type: str, id: str, vid: str) -> Reply:
         """https://hl7.org/fhir/R4/http.html#vread"""
-        self._check_type(ctx, resource_type, "vread")
+        self.check_type(ctx, resource_type, "vread")
         if not vid.isdigit():
             raise NotFound(f"{resource_type}/{id}/_history/{vid} is not known")
         stored = self.store.vread(ctx, resource_type, id, int(vid))
@@ -196,7 +197,7 @@ class Interactions:
 
     def binary_content(self, ctx: AccessContext, id: str) -> Reply:
         """The native content of a Binary (binary.html#rest), e.g. ITI-68 Retrieve Document."""
-        self._check_type(ctx, "Binary", "read")
+        self.check_type(ctx, "Binary", "read")
         stored = self.store.read(ctx, "Binary", id)
         content = self.blobs.content(stored.doc) or b""
         headers = version_headers(stored, self.base_url)
@@ -404,10 +405,17 @@ class Interactions:
         params: list[tuple[str, str]],
         *,
         strict: bool = False,
+        compartment: str | None = None,
     ) -> Reply:
-        """https://hl7.org/fhir/R4/http.html#search"""
-        self._check_type(ctx, resource_type, "search-type")
+        """https://hl7.org/fhir/R4/http.html#search; in a patient's compartment
+        (`Patient/[id]/[type]`, compartmentdefinition.html) when `compartment` names the patient."""
+        self.check_type(ctx, resource_type, "search-type")
         req = self.engine.parse(ctx, resource_type, params, strict)
+        if compartment is not None:
+            self._check_id(compartment)
+            # `pk` is the record a resource belongs to, decided by the compartment's parameters.
+            req.filters.append({"pk": f"Patient/{compartment}"})
+            req.path = f"Patient/{compartment}/{resource_type}"
         result = self.engine.execute(ctx, req)
         from fhir_server.bundles import searchset
 
@@ -420,7 +428,7 @@ class Interactions:
         self, ctx: AccessContext, resource_type: str, id: str | None, params: list[tuple[str, str]]
     ) -> Reply:
         """https://hl7.org/fhir/R4/http.html#history (instance and type)."""
-        self._check_type(ctx, resource_type, "history-type" if id is None else "history-instance")
+        self.check_type(ctx, resource_type, "history-type" if id is None else "history-instance")
         from fhir_server.bundles import history_bundle, history_params
 
         since, before, count = history_params(params, self.engine.settings)

@@ -22,8 +22,13 @@ from typing import Any, Literal, Protocol
 
 from carnet_core.context import AccessContext
 from carnet_core.errors import BadRequest, MethodNotAllowed, NotFound
+from fhir_server import everything as everything_op
+from fhir_server import system
+from fhir_server.bulk_export.operation import EXPORT, PATIENT_EXPORT, BulkExport
 from fhir_server.interactions import Interactions, Reply, parse_query_string
 from fhir_server.store.unit_of_work import UnitOfWork
+from fhir_server.validate_op import DEFINITION as VALIDATE
+from fhir_server.validate_op import validate_resource
 
 # What a route reads from the request body: a FHIR JSON resource or Bundle, a JSON Patch
 # (http.html#patch), or form-encoded search parameters (POST [type]/_search).
@@ -49,6 +54,7 @@ class Server(Services, Protocol):
     """The app's services (carnet.app.Carnet), for the routes a Bundle may not carry."""
 
     ingestion: BundleIntake
+    exports: BulkExport
 
     def capabilities(self) -> Reply: ...
 
@@ -67,9 +73,11 @@ class Call:
     strict: bool = False  # Prefer: handling=strict
     if_match: str | None = None
     if_none_exist: str | None = None
+    respond_async: bool = False  # Prefer: respond-async (async.html)
     native: bool = False  # a Binary's own content is asked for, not its FHIR JSON
     uow: UnitOfWork | None = None  # a transaction's unit of work
     assigned_id: str | None = None  # a transaction's create: the id its references were given
+    file: str = ""  # a bulk export's output file, by name
 
     def search_parameters(self) -> list[tuple[str, str]]:
         """The query's parameters (and a POST _search's form), as the adapter read them."""
@@ -84,14 +92,16 @@ Handler = Callable[[Any, AccessContext | None, Call], Reply]
 @dataclass(frozen=True)
 class Route:
     method: str
-    pattern: str  # relative to the base: literal segments and {type}, {id}, {vid}
+    pattern: str  # relative to the base: literal segments and {type}, {id}, {vid}, {file}
     interaction: str
     handler: Handler
     summary: str
     operation: str | None = None  # an operation's name, without its `$`
+    definition: str | None = None  # the operation's OperationDefinition, where one is standard
     body: Body | None = None
     in_bundle: bool = True  # False: a Bundle entry may not name this route
     public: bool = False  # answered without an access token
+    raw: bool = False  # answers a content of its own (NDJSON), whatever Accept says
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -104,6 +114,10 @@ class Match:
     params: dict[str, str]  # type, id, vid as the path gave them
 
 
+# What a resource type never begins with: FHIR's own path words (`_history`, `$everything`).
+RESERVED = ("_", "$")
+
+
 def _segments(pattern: str) -> tuple[str, ...]:
     return tuple(s for s in pattern.split("/") if s)
 
@@ -113,6 +127,8 @@ def _bind(segments: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
         return None
     params = {}
     for segment, part in zip(segments, parts, strict=True):
+        if segment == "{type}" and part[:1] in RESERVED or segment == "{id}" and part[:1] == "_":
+            return None  # `_history`, `$export`: FHIR's own words, never a type (nor an id)
         if segment.startswith("{"):
             params[segment[1:-1]] = part
         elif segment != part:
@@ -269,6 +285,70 @@ def vread(s: Services, ctx: AccessContext, call: Call) -> Reply:
     return s.interactions.vread(ctx, call.type, call.id, call.vid)
 
 
+def search_system(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return system.search(s.interactions, ctx, call.search_parameters(), strict=call.strict)
+
+
+def history_system(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return system.history(s.interactions, ctx, call.search_parameters())
+
+
+def search_compartment(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    parameters = call.search_parameters()
+    return s.interactions.search(
+        ctx, call.type, parameters, strict=call.strict, compartment=call.id
+    )
+
+
+def everything(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return everything_op.everything(s.interactions, ctx, call.id, call.search_parameters())
+
+
+def validate_type(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return validate_resource(
+        s.interactions, ctx, call.type, None, call.body, call.search_parameters()
+    )
+
+
+def validate_instance(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return validate_resource(
+        s.interactions, ctx, call.type, call.id, call.body, call.search_parameters()
+    )
+
+
+def _export(s: Server, ctx: AccessContext, call: Call, level: str, patient: str | None) -> Reply:
+    path = {"system": "$export", "patients": "Patient/$export"}.get(
+        level, f"Patient/{patient}/$export"
+    )
+    request = f"{s.interactions.base_url}/{path}" + (f"?{call.query}" if call.query else "")
+    parameters = call.search_parameters()
+    return s.exports.kick_off(ctx, level, patient, parameters, request, call.respond_async)
+
+
+def export_system(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return _export(s, ctx, call, "system", None)
+
+
+def export_patients(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return _export(s, ctx, call, "patients", None)
+
+
+def export_patient(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return _export(s, ctx, call, "patient", call.id)
+
+
+def export_status(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return s.exports.status(ctx, call.id)
+
+
+def export_cancel(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return s.exports.cancel(ctx, call.id)
+
+
+def export_file(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return s.exports.file(ctx, call.id, call.file)
+
+
 def mask(s: Services, ctx: AccessContext, call: Call) -> Reply:
     return s.interactions.mask(ctx, call.id, True, prefer=call.prefer, uow=call.uow)
 
@@ -282,6 +362,8 @@ def unmask(s: Services, ctx: AccessContext, call: Call) -> Reply:
 # fmt: off
 ROUTES = RouteTable([
     Route("GET", "metadata", "capabilities", capabilities, "Capabilities: the CapabilityStatement (http.html#capabilities).", in_bundle=False, public=True),
+    Route("GET", "", "search-system", search_system, "Search across the types of _type, with the parameters they all define (http.html#search)."),
+    Route("GET", "_history", "history-system", history_system, "System history: every version the caller may see (http.html#history)."),
     Route("POST", "", "transaction", bundle, "Batch or transaction Bundle (http.html#transaction); ITI-65 Provide Document Bundle.", body="json", in_bundle=False),
     Route("GET", "{type}", "search-type", search, "Search (http.html#search)."),
     Route("POST", "{type}", "create", create, "Create, or conditional create with If-None-Exist (http.html#create).", body="json"),
@@ -296,6 +378,16 @@ ROUTES = RouteTable([
     Route("DELETE", "{type}/{id}", "delete", delete, "Logical delete (http.html#delete)."),
     Route("GET", "{type}/{id}/_history", "history-instance", history_instance, "Instance history (http.html#history)."),
     Route("GET", "{type}/{id}/_history/{vid}", "vread", vread, "Version read (http.html#vread)."),
+    Route("GET", "Patient/{id}/{type}", "search-type", search_compartment, "Search in a patient's compartment (http.html#search, compartmentdefinition.html)."),
+    Route("GET", "Patient/{id}/$everything", "operation", everything, "The Patient and what the caller may see of its record (patient-operation-everything.html).", operation="everything", definition=everything_op.DEFINITION),
+    Route("POST", "{type}/$validate", "operation", validate_type, "Validate a resource without storing it (resource-operation-validate.html).", operation="validate", definition=VALIDATE, body="json"),
+    Route("POST", "{type}/{id}/$validate", "operation", validate_instance, "Validate a new version of a resource without storing it (resource-operation-validate.html).", operation="validate", definition=VALIDATE, body="json"),
+    Route("GET", "$export", "operation", export_system, "Bulk Data export of what the caller may read (bulkdata export.html); Prefer: respond-async.", operation="export", definition=EXPORT, in_bundle=False),
+    Route("GET", "Patient/$export", "operation", export_patients, "Bulk Data export of every patient's record the caller may read.", operation="export", definition=PATIENT_EXPORT, in_bundle=False),
+    Route("GET", "Patient/{id}/$export", "operation", export_patient, "Bulk Data export of one patient's record (a patient's own: their right to portability).", operation="export", definition=PATIENT_EXPORT, in_bundle=False),
+    Route("GET", "$export-status/{id}", "operation", export_status, "Bulk Data export status: 202 with X-Progress while running, 200 with the manifest when done.", in_bundle=False),
+    Route("DELETE", "$export-status/{id}", "operation", export_cancel, "Cancel a Bulk Data export and delete its files.", in_bundle=False),
+    Route("GET", "$export-file/{id}/{file}", "operation", export_file, "One NDJSON file of a completed Bulk Data export, to its requester only.", in_bundle=False, raw=True),
     Route("POST", "DocumentReference/{id}/$mask", "operation", mask, "Mask a document from professionals (MASQUE_PS), keeping its other labels.", operation="mask"),
     Route("POST", "DocumentReference/{id}/$unmask", "operation", unmask, "Lift MASQUE_PS from a document.", operation="unmask"),
 ])

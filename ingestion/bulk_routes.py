@@ -1,72 +1,49 @@
-"""The $import routes (Bulk Data Import proposal): https://github.com/smart-on-fhir/bulk-import/blob/master/import.md
+"""The $import rows of the route table (Bulk Data Import proposal): https://github.com/smart-on-fhir/bulk-import/blob/master/import.md
 
-Thin, like fhir_server.api.routes: each view builds the AccessContext once, reads the HTTP inputs
-and calls one framework-free function of ingestion.bulk_import_op. Registered by the composition
-root (carnet.app) with the interactions and token service it built.
+The kick-off, its status, cancellation and error files, as rows the composition root adds to the
+FHIR route table (fhir_server.route_table), so the HTTP adapter, the AuditEvents, the
+CapabilityStatement and the OpenAPI document see them as any other route. Each handler is a thin
+call of one framework-free function of ingestion.bulk_import_op.
 """
 
-from pathlib import Path
-
-from flask import Blueprint, Flask, request
+from typing import Any
 
 from carnet_core.context import AccessContext
 from carnet_core.errors import NotFound
-from fhir_server.api import http
-from fhir_server.interactions import Interactions
+from fhir_server.interactions import Reply
+from fhir_server.route_table import Call, Route
 from ingestion import bulk_import_op
-from smart_auth.bearer import context_from_headers
-from smart_auth.tokens import TokenService
-
-JSON_BODIES = ("application/json", "application/fhir+json")
 
 
-def register_bulk_routes(
-    target: Flask | Blueprint,
-    interactions: Interactions,
-    tokens: TokenService,
-    base_url: str,
-    import_dir: str | Path | None,
-    url_prefix: str = "/fhir",
-) -> None:
-    """Add POST $import and the status, cancel and error-file URLs to an app or a blueprint.
+def kick_off(s: Any, ctx: AccessContext, call: Call) -> Reply:
+    """Bulk Data Import kick-off: 202 with the status URL in Content-Location."""
+    job = bulk_import_op.kick_off(s.interactions, ctx, call.body, s.settings.import_dir)
+    return bulk_import_op.accepted(job, s.interactions.base_url)
 
-    `tokens` verifies the bearer tokens; `base_url` starts the status URLs. `url_prefix`: the FHIR
-    base's path; "" on a blueprint that already has it. `import_dir`: the only directory inputs
-    are read from; None answers $import 400 (not enabled).
-    """
 
-    def ctx() -> AccessContext:
-        return context_from_headers(request.headers, tokens)
+def status(s: Any, ctx: AccessContext, call: Call) -> Reply:
+    """Status: 202 and X-Progress while running, 200 and the output manifest when done."""
+    return bulk_import_op.status(ctx, call.id, s.interactions.base_url)
 
-    def kick_off():
-        """Bulk Data Import kick-off: 202 with the status URL in Content-Location."""
-        http.response_type(request)
-        caller = ctx()
-        body = http.read_json_body(request, allowed=JSON_BODIES)
-        job = bulk_import_op.kick_off(interactions, caller, body, import_dir)
-        return http.render(bulk_import_op.accepted(job, base_url))
 
-    def status(job_id: str):
-        """Status: 202 and X-Progress while running, 200 and the output manifest when done."""
-        caller = ctx()
-        return http.render(bulk_import_op.status(caller, job_id, base_url))
+def cancel(s: Any, ctx: AccessContext, call: Call) -> Reply:
+    """Cancel: the job stops at its next checkpoint."""
+    return bulk_import_op.cancel(ctx, call.id)
 
-    def cancel(job_id: str):
-        """Cancel: the job stops at its next checkpoint."""
-        return http.render(bulk_import_op.cancel(ctx(), job_id))
 
-    def error_file(job_id: str, name: str):
-        """One input's failed lines as OperationOutcome NDJSON."""
-        caller = ctx()
-        index, _, extension = name.partition(".")
-        if not index.isdigit() or extension != "ndjson":
-            raise NotFound(f"No error file '{name}'")
-        return http.render(bulk_import_op.error_file(caller, job_id, int(index)))
+def error_file(s: Any, ctx: AccessContext, call: Call) -> Reply:
+    """One input's failed lines as OperationOutcome NDJSON (`<n>.ndjson`)."""
+    index, _, extension = call.file.partition(".")
+    if not index.isdigit() or extension != "ndjson":
+        raise NotFound(f"No error file '{call.file}'")
+    return bulk_import_op.error_file(ctx, call.id, int(index))
 
-    status_path = f"{url_prefix}/$import-status/<string:job_id>"
-    target.add_url_rule(f"{url_prefix}/$import", "bulk_import", kick_off, methods=["POST"])
-    target.add_url_rule(status_path, "bulk_import_status", status, methods=["GET"])
-    target.add_url_rule(status_path, "bulk_import_cancel", cancel, methods=["DELETE"])
-    target.add_url_rule(
-        f"{status_path}/error/<string:name>", "bulk_import_errors", error_file, methods=["GET"]
-    )
+
+# fmt: off
+IMPORT_ROUTES = (
+    Route("POST", "$import", "operation", kick_off, "Bulk Data Import kick-off from files of the server's import directory (backend services).", operation="import", body="json", in_bundle=False),
+    Route("GET", "$import-status/{id}", "operation", status, "Bulk Data Import status: 202 with X-Progress while running, 200 with the manifest when done.", in_bundle=False),
+    Route("DELETE", "$import-status/{id}", "operation", cancel, "Cancel a Bulk Data Import at its next checkpoint.", in_bundle=False),
+    Route("GET", "$import-status/{id}/error/{file}", "operation", error_file, "One input's failed lines, as OperationOutcome NDJSON.", in_bundle=False, raw=True),
+)
+# fmt: on

@@ -115,7 +115,7 @@ def render(reply: Reply) -> Response:
     headers = dict(reply.headers)
     if reply.body is None:
         return Response(status=reply.status, headers=headers)
-    if isinstance(reply.body, bytes):
+    if not isinstance(reply.body, dict):  # bytes, or pieces of a file streamed
         return Response(
             reply.body, status=reply.status, headers=headers, content_type=reply.content_type
         )

@@ -16,7 +16,7 @@ from flask_smorest import Blueprint
 
 from carnet_core.context import AccessContext
 from carnet_core.errors import FhirError, UnsupportedMediaType
-from fhir_server.api import http
+from fhir_server.api import http, openapi
 from fhir_server.route_table import ROUTES, Call, Match, Route, RouteTable
 from smart_auth.bearer import context_from_headers
 
@@ -31,6 +31,7 @@ _RULE_PARAMETERS = {
     "{type}": "<string:resource_type>",
     "{id}": "<string:id>",
     "{vid}": "<string:vid>",
+    "{file}": "<string:file>",
 }
 
 blp = Blueprint("fhir", __name__, url_prefix=URL_PREFIX, description="FHIR R4 RESTful API")
@@ -75,7 +76,7 @@ def _call(found: Match) -> Call:
     route = found.route
     native = route.interaction == "read" and found.params.get("type") == "Binary"
     native = native and not http.wants_fhir(request)
-    if route.method != "DELETE" and not native:
+    if route.method != "DELETE" and not native and not route.raw:
         http.response_type(request)  # a DELETE answers no body, a Binary its own content type
     form = _form(route)
     return Call(
@@ -87,6 +88,7 @@ def _call(found: Match) -> Call:
         strict=http.prefer(request, "handling") == "strict",
         if_match=request.headers.get("If-Match"),
         if_none_exist=request.headers.get("If-None-Exist"),
+        respond_async=http.prefer(request, "respond-async") is not None,
         native=native,
     )
 
@@ -117,7 +119,7 @@ def _documented(route: Route):
     view.__doc__ = f"{route.summary}\n\nrestful-interaction: {route.interaction}"
     if route.operation:
         view.__doc__ += f" (${route.operation})"
-    return view
+    return Blueprint.doc(**openapi.operation(route))(view)
 
 
 def _endpoint(pattern: str) -> str:
@@ -125,15 +127,13 @@ def _endpoint(pattern: str) -> str:
 
 
 def register(target: Blueprint, table: RouteTable = ROUTES) -> None:
-    """One Flask rule and one view per path pattern of the table, documented per method."""
+    """One Flask rule and one view per path pattern of the table, documented per method; called
+    once per process by the composition root, with the table it composed."""
     for pattern in table.patterns:
         methods = {r.method.lower(): _documented(r) for r in table if r.pattern == pattern}
         view = type(_endpoint(pattern), (_FhirView,), {"table": table, **methods})
         rule = "/".join(_RULE_PARAMETERS.get(s, s) for s in pattern.split("/") if s)
         target.add_url_rule(f"/{rule}" if rule else "", _endpoint(pattern), view, methods=METHODS)
-
-
-register(blp)
 
 
 @blp.after_request

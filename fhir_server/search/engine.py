@@ -41,6 +41,7 @@ class SearchRequest:
     cursor: tuple[str, list] | None = None
     link_params: list[tuple[str, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    path: str | None = None  # the links' path under the base, when not the type's own
 
     def query(self) -> dict:
         return (

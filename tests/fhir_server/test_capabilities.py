@@ -23,7 +23,12 @@ def test_metadata_is_a_capability_statement(fhir):
     assert body["implementation"]["url"] == "http://testserver/fhir"
     rest = body["rest"][0]
     assert rest["mode"] == "server"
-    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
+    assert {i["code"] for i in rest["interaction"]} == {
+        "transaction",
+        "batch",
+        "search-system",
+        "history-system",
+    }
 
 
 def test_every_supported_type_with_interactions_and_params(fhir):
@@ -79,3 +84,29 @@ def test_openapi_is_served(fhir):
     ):
         assert path in paths, sorted(paths)
     assert {"get", "put", "patch", "delete"} <= set(paths["/fhir/{resource_type}/{id}"])
+
+
+def test_the_statement_lists_every_operation_with_its_definition(fhir):
+    body = fhir.get("metadata").get_json()
+    rest = body["rest"][0]
+    system = {o["name"]: o["definition"] for o in rest["operation"]}
+    assert system["export"] == "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
+    assert system["import"] == "urn:carnet:operation:import"  # a proposal: no OperationDefinition
+    by_type = {r["type"]: r for r in rest["resource"]}
+    patient = {o["name"]: o["definition"] for o in by_type["Patient"]["operation"]}
+    assert patient["everything"] == "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+    assert patient["export"] == "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
+    assert patient["validate"] == "http://hl7.org/fhir/OperationDefinition/Resource-validate"
+    document = {o["name"] for o in by_type["DocumentReference"]["operation"]}
+    assert {"mask", "unmask", "validate"} <= document
+
+
+def test_the_statement_lists_rev_includes_and_implementation_guides(fhir):
+    body = fhir.get("metadata").get_json()
+    by_type = {r["type"]: r for r in body["rest"][0]["resource"]}
+    assert body["rest"][0]["compartment"] == ["http://hl7.org/fhir/CompartmentDefinition/patient"]
+    assert "DocumentReference:subject" in by_type["Patient"]["searchRevInclude"]
+    assert "List:item" in by_type["DocumentReference"]["searchRevInclude"]
+    guides = body["implementationGuide"]
+    assert "http://hl7.org/fhir/uv/bulkdata/ImplementationGuide/hl7.fhir.uv.bulkdata" in guides
+    assert any("smart-app-launch" in g for g in guides) and any("pdsm" in g for g in guides)

@@ -88,7 +88,7 @@ def test_unknown_type_and_id_are_404(fhir, snapshot, seeded):
         ("POST", "/fhir/Patient/e-1/_history"),
         ("DELETE", "/fhir/Patient/_history"),
         ("PUT", "/fhir/Patient/e-1/_history/1"),
-        ("GET", "/fhir"),
+        ("DELETE", "/fhir"),
         ("GET", "/fhir/Patient/_search"),
     ],
 )

@@ -89,7 +89,7 @@ def test_each_pattern_is_matched_with_its_parameters(method, path, pattern, para
 
 def test_every_route_of_the_table_is_reached_by_its_own_pattern():
     for route in ROUTES:
-        path = route.pattern.format(type="Observation", id="o1", vid="2")
+        path = route.pattern.format(type="Observation", id="o1", vid="2", file="f.ndjson")
         assert ROUTES.match(route.method, path).route is route
 
 
@@ -101,6 +101,12 @@ def test_literal_segments_win_over_parameters():
     # ... but they do not reserve the words elsewhere: a type may be unknown, an id anything.
     assert _reached("GET", "metadata/x") == ("GET", "{type}/{id}", {"type": "metadata", "id": "x"})
     assert _reached("GET", "Patient/$everything")[1] == "{type}/{id}"
+    # A type never begins with `_` or `$`: those are FHIR's words, and the routes that have them.
+    assert _reached("GET", "Patient/p1/_history")[1] == "{type}/{id}/_history"
+    assert _reached("GET", "Patient/p1/Observation")[1] == "Patient/{id}/{type}"
+    assert _reached("GET", "Patient/p1/$everything")[1] == "Patient/{id}/$everything"
+    assert _reached("POST", "Observation/$validate")[1] == "{type}/$validate"
+    assert _reached("GET", "_history")[1] == "_history"
     # $mask is a DocumentReference operation only.
     with pytest.raises(NotFound):
         ROUTES.match("POST", "Patient/p1/$mask")
@@ -115,7 +121,7 @@ def test_head_is_answered_by_the_get_route():
 
 
 @pytest.mark.parametrize(
-    "path", ["Patient/p1/x", "Patient/p1/_history/1/x", "Patient/_history/x", "a/b/c/d/e"]
+    "path", ["Observation/o1/x", "Patient/p1/_history/1/x", "Patient/_history/x", "a/b/c/d/e"]
 )
 def test_a_path_no_pattern_has_is_404(path):
     with pytest.raises(NotFound) as refused:
@@ -127,8 +133,8 @@ def test_a_path_no_pattern_has_is_404(path):
 @pytest.mark.parametrize(
     "method, path, allow",
     [
-        ("GET", "", "POST"),
-        ("DELETE", "", "POST"),
+        ("PUT", "", "GET, HEAD, POST"),
+        ("DELETE", "", "GET, HEAD, POST"),
         ("POST", "metadata", "GET, HEAD"),
         ("DELETE", "metadata", "GET, HEAD"),
         ("GET", "Patient/_search", "POST"),
@@ -162,8 +168,10 @@ def test_every_row_names_a_restful_interaction_and_operations_their_name():
         assert route.interaction in RESTFUL_INTERACTIONS, route
         assert route.summary, route
         last = route.pattern.rsplit("/", 1)[-1]
-        if route.interaction == "operation":
+        if route.interaction == "operation" and route.operation:
             assert last == f"${route.operation}", route
+        elif route.interaction == "operation":  # under an operation's URL: its status, its files
+            assert route.pattern.split("/")[0].startswith("$"), route
         else:
             assert route.operation is None and not last.startswith("$"), route
 
@@ -180,15 +188,12 @@ def test_a_route_is_declared_once_and_head_never():
 
 
 def test_an_operation_is_one_more_row():
-    def everything(services, ctx, call):
-        return ("everything", call)
+    def summary(services, ctx, call):
+        return ("summary", call)
 
     table = RouteTable(
-        [
-            *ROUTES,
-            Route("GET", "Patient/{id}/$everything", "operation", everything, "All.", "everything"),
-        ]
+        [*ROUTES, Route("GET", "Patient/{id}/$summary", "operation", summary, "IPS.", "summary")]
     )
-    found = table.match("GET", "Patient/p1/$everything")
-    assert found.route.handler is everything and found.params == {"id": "p1"}
+    found = table.match("GET", "Patient/p1/$summary")
+    assert found.route.handler is summary and found.params == {"id": "p1"}
     assert table.match("GET", "Patient/p1").route.interaction == "read"

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from ingestion import bulk_import_op
-from ingestion.bulk_routes import register_bulk_routes
 from tests.conftest import assert_outcome
 
 
@@ -29,11 +28,7 @@ def settings(settings, import_dir):
 
 @pytest.fixture
 def bulk(app, carnet, import_dir):
-    """The app with the $import routes, wired here until create_app wires them."""
-    if "bulk_import" not in app.view_functions:
-        register_bulk_routes(
-            app, carnet.interactions, carnet.auth.tokens, carnet.settings.base_url, import_dir
-        )
+    """The app, its $import routes rows of the route table (ingestion.bulk_routes)."""
     return app
 
 
