@@ -1,8 +1,9 @@
 """ITI-65 Provide Document Bundle, as the French profile PDSm asks: https://profiles.ihe.net/ITI/MHD/ITI-65.html
 
 A transaction Bundle recognised as MHD (its meta.profile, or a SubmissionSet List among its
-entries) is checked against the PDSm profiles and the record's document types (422 listing every
-issue, nothing stored); its patient is resolved by INS, the record opened if new
+entries) is checked against PDSM4DMP, the national record's (DMP's) reading of the PDSm profiles,
+whatever PDSm, IHE or PDSM4DMP profile it claims, and against the record's document types (422
+listing every issue, nothing stored); its patient is resolved by INS, the record opened if new
 (ingestion.identity); documents the record already holds are answered, not stored again
 (ingestion.idempotency); replaced documents are superseded (ingestion.replacement). Then the
 rewritten Bundle goes through the server's one transaction processor as the caller, so the consent
@@ -30,14 +31,21 @@ from fhir_server.transaction import BundleProcessor
 from ingestion.idempotency import Duplicates, is_submission_set
 from ingestion.identity import Identity, Ins, Named, check_qualified, collect, ins_of
 from ingestion.ins import INS_NIR
-from ingestion.replacement import Replacement, Replacements
-from profiles import DOCUMENT_TYPES, PROVIDE_BUNDLE, ProfileIssue, validate
+from ingestion.replacement import Replacement, Replacements, stated_supersessions
+from profiles import (
+    DMP_PROVIDE_BUNDLE,
+    DOCUMENT_TYPES,
+    PROVIDE_BUNDLE,
+    ProfileIssue,
+    validate,
+)
 from profiles.terminology import CLASS_SYSTEM
 
 IHE_PROFILES = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/"
 PROVIDE_PROFILES = frozenset(
     {
         PROVIDE_BUNDLE,
+        DMP_PROVIDE_BUNDLE,
         IHE_PROFILES + "IHE.MHD.Comprehensive.ProvideBundle",
         IHE_PROFILES + "IHE.MHD.UnContained.Comprehensive.ProvideBundle",
         IHE_PROFILES + "IHE.MHD.Minimal.ProvideBundle",
@@ -248,7 +256,9 @@ class Ingestion:
         shape = fhir_json.issues(bundle)
         if shape:
             raise InvalidResource(shape[0].diagnostics, issues=shape)
-        found = validate(bundle, PROVIDE_BUNDLE) + type_issues(bundle)
+        # The record is the DMP: a push is read as its guide, PDSM4DMP, reads PDSm (the guide has no
+        # resource profile of its own and its examples claim PDSm's, so a claim cannot tell them apart).
+        found = validate(bundle, DMP_PROVIDE_BUNDLE) + type_issues(bundle)
         if found:
             raise _invalid(found)
         bundle = copy.deepcopy(bundle)
@@ -279,12 +289,18 @@ class Ingestion:
             known = self.duplicates.find(ctx, entries, patient)
             kept = [i for i in range(len(entries)) if i not in known.answers]
             replacing = self.replacements.plan(ctx, entries, kept, patient)
+            stated = stated_supersessions(entries, kept, replacing, self.base_url)
+            kept = [i for i in kept if i not in stated]
             answers = dict(known.answers)
             if kept:
-                stored = self._transact(ctx, bundle, kept, known.references, replacing, prefer, uow)
+                stored, superseding = self._transact(
+                    ctx, bundle, kept, known.references, replacing, prefer, uow
+                )
                 for claim, id in self.duplicates.claims(entries, stored, patient):
                     self.store.claims.take(claim, id, uow)
                 answers |= stored
+                # A sender's own superseding PATCH is answered with the one we made.
+                answers |= {index: superseding[position] for index, position in stated.items()}
         return answers
 
     def _transact(
@@ -296,8 +312,9 @@ class Ingestion:
         replacing: list[Replacement],
         prefer: str | None,
         uow,
-    ) -> dict[int, dict]:
-        """The kept entries through the transaction processor; their response entries by index."""
+    ) -> tuple[dict[int, dict], list[dict]]:
+        """The kept entries through the transaction processor: their response entries by index,
+        and those of the superseding PATCHes we added, in the order of `replacing`."""
         entries = bundle["entry"]
         # The transaction processor writes Binaries before the documents naming them.
         order = kept
@@ -309,4 +326,8 @@ class Ingestion:
         except FhirError as error:
             _renumber(error, order, replacing)
             raise
-        return {index: reply.body["entry"][position] for position, index in enumerate(order)}
+        answered = reply.body["entry"]
+        return (
+            {index: answered[position] for position, index in enumerate(order)},
+            answered[len(order) :],
+        )
