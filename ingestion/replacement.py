@@ -152,8 +152,9 @@ def stated_supersessions(
 ) -> dict[int, int]:
     """Kept entries that only state a supersession we perform: entry index -> position in `replacing`.
 
-    Such an entry is a PATCH of a document being replaced whose body is a FHIRPath Patch
-    (fhirpatch.html) made only of `replace DocumentReference.status` with `superseded`.
+    Such an entry is a PATCH of a document being replaced, of the version we supersede if it names
+    one (`ifMatch`), whose body is a FHIRPath Patch (fhirpatch.html) made only of
+    `replace DocumentReference.status` with `superseded`.
     """
     targets = {replacement.target: position for position, replacement in enumerate(replacing)}
     stated = {}
@@ -164,7 +165,10 @@ def stated_supersessions(
         if request.get("method") != "PATCH" or not isinstance(url, str):
             continue
         position = targets.get(url.removeprefix(base_url + "/"))
-        if position is not None and _only_supersedes(entry.get("resource")):
+        if position is None or not _only_supersedes(entry.get("resource")):
+            continue
+        version = request.get("ifMatch")
+        if version is None or version == f'W/"{replacing[position].vid}"':
             stated[index] = position
     return stated
 
@@ -181,8 +185,10 @@ def _only_supersedes(parameters) -> bool:
         ("value", "valueCode", "superseded"),
     }
     for operation in operations:
-        parts = operation.get("part") if isinstance(operation, dict) else None
-        if operation.get("name") != "operation" or not isinstance(parts, list):
+        if not isinstance(operation, dict) or operation.get("name") != "operation":
+            return False
+        parts = operation.get("part")
+        if not isinstance(parts, list):
             return False
         found = set()
         for part in parts:

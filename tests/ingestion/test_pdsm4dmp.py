@@ -244,11 +244,21 @@ def test_an_example_breaking_a_pdsm4dmp_rule_is_refused(
     assert snapshot() == before
 
 
-def test_a_patch_doing_more_than_the_supersession_is_not_taken_for_it(hospital, snapshot):
+def _entered_in_error(patch_entry: dict) -> None:
+    patch_entry["resource"]["parameter"][0]["part"][2]["valueCode"] = "entered-in-error"
+
+
+def _another_version(patch_entry: dict) -> None:
+    patch_entry["request"]["ifMatch"] = 'W/"7"'
+
+
+@pytest.mark.parametrize(
+    "change", [_entered_in_error, _another_version], ids=["other-status", "other-version"]
+)
+def test_a_patch_other_than_the_supersession_is_not_taken_for_it(hospital, snapshot, change):
     old = created(hospital.post("/fhir", example()))["DocumentReference"]
     bundle = json.loads(json.dumps(example(REPLACEMENT)).replace("DocumentReference/doc-x-id", old))
-    operation = bundle["entry"][2]["resource"]["parameter"][0]["part"]
-    operation[2]["valueCode"] = "entered-in-error"
+    change(bundle["entry"][2])
     before = snapshot()
     # It is another change of the document we supersede: refused as a second change of it.
     body = assert_outcome(hospital.post("/fhir", bundle), 400, "invalid")
