@@ -17,7 +17,7 @@ from referencing import Registry, Resource
 
 from profiles.bundle_rules import PDSM, PDSM4DMP, Guide, bundle_issues, contained_issues
 from profiles.issues import ProfileIssue, in_order, issues
-from profiles.terminology import DOCUMENT_TYPES
+from profiles.terminology import DOCUMENT_TYPES, type_issues
 
 __all__ = [
     "DMP_DOCUMENT_REFERENCE",
@@ -104,7 +104,24 @@ def validate(resource: Mapping[str, Any], profile: str) -> list[ProfileIssue]:
         found += bundle_issues(resource, guide)
     else:
         found += contained_issues(resource, root, guide)
+    if guide is PDSM4DMP:
+        found += _document_type_issues(resource, root)
     return in_order(found)
+
+
+def _document_type_issues(resource: Mapping[str, Any], root: str) -> list[ProfileIssue]:
+    """The DMP's document types (JDV_J66) and their class, for PDSM4DMP: each DocumentReference's."""
+    if resource.get("resourceType") == "DocumentReference":
+        return type_issues(resource, root)
+    entries = resource.get("entry") if resource.get("resourceType") == "Bundle" else None
+    return [
+        issue
+        for index, entry in enumerate(entries if isinstance(entries, list) else [])
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("resource"), Mapping)
+        and entry["resource"].get("resourceType") == "DocumentReference"
+        for issue in type_issues(entry["resource"], f"Bundle.entry[{index}].resource")
+    ]
 
 
 def known_profiles() -> dict[str, Callable[[Mapping[str, Any]], list[ProfileIssue]]]:

@@ -22,8 +22,17 @@ from profiles import (
 GUIDE_EXAMPLES = Path(__file__).resolve().parents[1] / "ingestion" / "pdsm4dmp"
 
 
+CLASS_ERRATUM = (
+    "category 11 is not the class of type http://loinc.org|11488-4, which is 10 "
+    "(TRE_A03-ClasseDocument)"
+)
+
+
 def guide_example(name: str = "Bundle-example-td2-iti65-lot-soumission.json") -> dict:
-    return json.loads((GUIDE_EXAMPLES / name).read_text("utf-8"))
+    """The guide's example with the class its type has (tests/ingestion/pdsm4dmp/README.md)."""
+    bundle = json.loads((GUIDE_EXAMPLES / name).read_text("utf-8"))
+    bundle["entry"][1]["resource"]["category"][0]["coding"][0]["code"] = "10"
+    return bundle
 
 
 def messages(resource: dict, profile: str) -> list[str]:
@@ -52,8 +61,12 @@ def test_known_profiles_names_pdsm_and_pdsm4dmp_with_their_validators():
     "name",
     ["Bundle-example-td2-iti65-lot-soumission.json", "Bundle-example-td2-1-remplacement.json"],
 )
-def test_the_guide_examples_conform_to_pdsm4dmp(name):
+def test_the_guide_examples_conform_to_pdsm4dmp_but_for_the_class_of_their_type(name):
     assert validate(guide_example(name), DMP_PROVIDE_BUNDLE) == []
+    published = json.loads((GUIDE_EXAMPLES / name).read_text("utf-8"))
+    assert messages(published, DMP_PROVIDE_BUNDLE) == [CLASS_ERRATUM]
+    # The class is the DMP's rule (JDV_J66, ASS_X04), not PDSm's.
+    assert CLASS_ERRATUM not in messages(published, PROVIDE_BUNDLE)
 
 
 def test_resources_alone_are_validated_as_the_guide_reads_them():
@@ -64,6 +77,9 @@ def test_resources_alone_are_validated_as_the_guide_reads_them():
     assert messages(submission_set, SUBMISSION_SET) == [
         "#practitioner-author is a Practitioner; PDSm allows Device, Patient, PractitionerRole here"
     ]
+    document["category"][0]["coding"][0]["code"] = "11"
+    assert messages(document, DMP_DOCUMENT_REFERENCE) == [CLASS_ERRATUM]
+    document["category"][0]["coding"][0]["code"] = "10"
     del document["authenticator"]
     assert messages(document, DMP_DOCUMENT_REFERENCE) == [
         "authenticator is required (PDSM4DMP: DocumentEntry.legalAuthenticator 1..1 -> "
