@@ -1,7 +1,8 @@
 """ITI-65 Provide Document Bundle, as the French profile PDSm asks: https://profiles.ihe.net/ITI/MHD/ITI-65.html
 
 A transaction Bundle recognised as MHD (its meta.profile, or a SubmissionSet List among its
-entries) is checked against the PDSm profiles and the record's document types (422 listing every
+entries) is checked against PDSM4DMP, the national record's (DMP's) reading of the PDSm profiles
+with its document types, whatever PDSm, IHE or PDSM4DMP profile it claims (422 listing every
 issue, nothing stored); its patient is resolved by INS, the record opened if new
 (ingestion.identity); documents the record already holds are answered, not stored again
 (ingestion.idempotency); replaced documents are superseded (ingestion.replacement). Then the
@@ -30,14 +31,14 @@ from fhir_server.transaction import BundleProcessor
 from ingestion.idempotency import Duplicates, is_submission_set
 from ingestion.identity import Identity, Ins, Named, check_qualified, collect, ins_of
 from ingestion.ins import INS_NIR
-from ingestion.replacement import Replacement, Replacements
-from profiles import DOCUMENT_TYPES, PROVIDE_BUNDLE, ProfileIssue, validate
-from profiles.terminology import CLASS_SYSTEM
+from ingestion.replacement import Replacement, Replacements, stated_supersessions
+from profiles import DMP_PROVIDE_BUNDLE, PROVIDE_BUNDLE, ProfileIssue, validate
 
 IHE_PROFILES = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/"
 PROVIDE_PROFILES = frozenset(
     {
         PROVIDE_BUNDLE,
+        DMP_PROVIDE_BUNDLE,
         IHE_PROFILES + "IHE.MHD.Comprehensive.ProvideBundle",
         IHE_PROFILES + "IHE.MHD.UnContained.Comprehensive.ProvideBundle",
         IHE_PROFILES + "IHE.MHD.Minimal.ProvideBundle",
@@ -63,47 +64,6 @@ def is_provide_bundle(bundle) -> bool:
         and is_submission_set(e["resource"])
         for e in entries
     )
-
-
-def type_issues(bundle: dict) -> list[ProfileIssue]:
-    """Document types outside the record's value set (JDV_J66), or filed under another class."""
-    found = []
-    for index, entry in enumerate(bundle.get("entry") or []):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or resource.get("resourceType") != "DocumentReference":
-            continue
-        where = f"Bundle.entry[{index}].resource"
-        codings = [
-            c for c in (resource.get("type") or {}).get("coding") or [] if isinstance(c, dict)
-        ]
-        keys = [f"{c.get('system', '')}|{c.get('code', '')}" for c in codings if c.get("code")]
-        accepted = [key for key in keys if key in DOCUMENT_TYPES]
-        if keys and not accepted:
-            found.append(
-                ProfileIssue(
-                    f"type {', '.join(keys)} is not a document type the national record accepts "
-                    "(value set JDV_J66-TypeCode-DMP)",
-                    f"{where}.type",
-                )
-            )
-            continue
-        expected = DOCUMENT_TYPES[accepted[0]] if accepted else None
-        classes = [
-            c.get("code")
-            for concept in resource.get("category") or []
-            if isinstance(concept, dict)
-            for c in concept.get("coding") or []
-            if isinstance(c, dict) and c.get("system") == CLASS_SYSTEM
-        ]
-        if expected and classes and expected not in classes:
-            found.append(
-                ProfileIssue(
-                    f"category {', '.join(map(str, classes))} is not the class of type "
-                    f"{accepted[0]}, which is {expected} (TRE_A03-ClasseDocument)",
-                    f"{where}.category",
-                )
-            )
-    return found
 
 
 def _invalid(found: list[ProfileIssue]) -> InvalidResource:
@@ -248,7 +208,10 @@ class Ingestion:
         shape = fhir_json.issues(bundle)
         if shape:
             raise InvalidResource(shape[0].diagnostics, issues=shape)
-        found = validate(bundle, PROVIDE_BUNDLE) + type_issues(bundle)
+        # The record is the DMP: a push is read as its guide, PDSM4DMP, reads PDSm (the guide has no
+        # resource profile of its own and its examples claim PDSm's, so a claim cannot tell them
+        # apart); that reading includes the DMP's document types.
+        found = validate(bundle, DMP_PROVIDE_BUNDLE)
         if found:
             raise _invalid(found)
         bundle = copy.deepcopy(bundle)
@@ -279,12 +242,18 @@ class Ingestion:
             known = self.duplicates.find(ctx, entries, patient)
             kept = [i for i in range(len(entries)) if i not in known.answers]
             replacing = self.replacements.plan(ctx, entries, kept, patient)
+            stated = stated_supersessions(entries, kept, replacing, self.base_url)
+            kept = [i for i in kept if i not in stated]
             answers = dict(known.answers)
             if kept:
-                stored = self._transact(ctx, bundle, kept, known.references, replacing, prefer, uow)
+                stored, superseding = self._transact(
+                    ctx, bundle, kept, known.references, replacing, prefer, uow
+                )
                 for claim, id in self.duplicates.claims(entries, stored, patient):
                     self.store.claims.take(claim, id, uow)
                 answers |= stored
+                # A sender's own superseding PATCH is answered with the one we made.
+                answers |= {index: superseding[position] for index, position in stated.items()}
         return answers
 
     def _transact(
@@ -296,8 +265,9 @@ class Ingestion:
         replacing: list[Replacement],
         prefer: str | None,
         uow,
-    ) -> dict[int, dict]:
-        """The kept entries through the transaction processor; their response entries by index."""
+    ) -> tuple[dict[int, dict], list[dict]]:
+        """The kept entries through the transaction processor: their response entries by index,
+        and those of the superseding PATCHes we added, in the order of `replacing`."""
         entries = bundle["entry"]
         # The transaction processor writes Binaries before the documents naming them.
         order = kept
@@ -309,4 +279,8 @@ class Ingestion:
         except FhirError as error:
             _renumber(error, order, replacing)
             raise
-        return {index: reply.body["entry"][position] for position, index in enumerate(order)}
+        answered = reply.body["entry"]
+        return (
+            {index: answered[position] for position, index in enumerate(order)},
+            answered[len(order) :],
+        )

@@ -4,6 +4,11 @@ https://profiles.ihe.net/ITI/MHD/ITI-65.html#2365412-message-semantics - the rep
 status becomes `superseded` in the same transaction (PDSm: a new version of its metadata; the old
 versions stay in its history). The target must be a stored document of the same record; whether
 the caller may change it is the consent policy's decision, taken when the transaction writes it.
+
+A sender may also state the supersession itself, as PDSM4DMP's replacement example (flux TD2.1)
+does: a FHIRPath Patch (Parameters) entry replacing the target's status with `superseded`. That
+entry is the supersession we perform anyway, and is answered with it rather than applied twice.
+https://interop.esante.gouv.fr/ig/fhir/pdsm4dmp/transaction_td2.1.html
 """
 
 import base64
@@ -140,6 +145,62 @@ class Replacements:
                 f"{where}: {_shown(target)} names several documents", expression=[where]
             )
         return found[0]["_id"] if found else None
+
+
+def stated_supersessions(
+    entries: list, kept: list[int], replacing: list[Replacement], base_url: str
+) -> dict[int, int]:
+    """Kept entries that only state a supersession we perform: entry index -> position in `replacing`.
+
+    Such an entry is a PATCH of a document being replaced, of the version we supersede if it names
+    one (`ifMatch`), whose body is a FHIRPath Patch (fhirpatch.html) made only of
+    `replace DocumentReference.status` with `superseded`.
+    """
+    targets = {replacement.target: position for position, replacement in enumerate(replacing)}
+    stated = {}
+    for index in kept:
+        entry = entries[index]
+        request = entry.get("request") or {}
+        url = request.get("url")
+        if request.get("method") != "PATCH" or not isinstance(url, str):
+            continue
+        position = targets.get(url.removeprefix(base_url + "/"))
+        if position is None or not _only_supersedes(entry.get("resource")):
+            continue
+        version = request.get("ifMatch")
+        if version is None or version == f'W/"{replacing[position].vid}"':
+            stated[index] = position
+    return stated
+
+
+def _only_supersedes(parameters) -> bool:
+    if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
+        return False
+    operations = parameters.get("parameter")
+    if not isinstance(operations, list) or not operations:
+        return False
+    expected = {
+        ("type", "valueCode", "replace"),
+        ("path", "valueString", "DocumentReference.status"),
+        ("value", "valueCode", "superseded"),
+    }
+    for operation in operations:
+        if not isinstance(operation, dict) or operation.get("name") != "operation":
+            return False
+        parts = operation.get("part")
+        if not isinstance(parts, list):
+            return False
+        found = set()
+        for part in parts:
+            if not isinstance(part, dict):
+                return False
+            values = [(key, value) for key, value in part.items() if key.startswith("value")]
+            if len(values) != 1 or not isinstance(values[0][1], str):
+                return False
+            found.add((part.get("name"), *values[0]))
+        if found != expected or len(parts) != len(expected):
+            return False
+    return True
 
 
 def _shown(target: dict) -> str:

@@ -1,24 +1,28 @@
-"""JSON Schemas for the French MHD profiles (PDSm, ans.fhir.fr.pdsm): https://interop.esante.gouv.fr/ig/fhir/pdsm/
+"""JSON Schemas for the French MHD profiles: PDSm (ans.fhir.fr.pdsm, https://interop.esante.gouv.fr/ig/fhir/pdsm/)
+and the DMP's reading of it, PDSM4DMP (ans.fhir.fr.pdsm4dmp, https://interop.esante.gouv.fr/ig/fhir/pdsm4dmp).
 
-Each schema says what a PDSm profile adds to base FHIR R4 (see README.md for the source of each rule);
+Each schema says what a profile adds to base FHIR R4 (see README.md for the source of each rule);
 the base structure itself is checked by fhir.resources. `validate` also runs the ITI-65 rules that
-cross entries (profiles/bundle_rules.py).
+cross entries (profiles/bundle_rules.py). `known_profiles` lists every canonical URL we validate.
 """
 
 import json
-from collections.abc import Mapping
-from functools import cache
+from collections.abc import Callable, Mapping
+from functools import cache, partial
 from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from profiles.bundle_rules import bundle_issues, contained_issues
+from profiles.bundle_rules import PDSM, PDSM4DMP, Guide, bundle_issues, contained_issues
 from profiles.issues import ProfileIssue, in_order, issues
-from profiles.terminology import DOCUMENT_TYPES
+from profiles.terminology import DOCUMENT_TYPES, type_issues
 
 __all__ = [
+    "DMP_DOCUMENT_REFERENCE",
+    "DMP_PROVIDE_BUNDLE",
+    "DMP_SUBMISSION_SET",
     "DOCUMENT_REFERENCE",
     "DOCUMENT_TYPES",
     "PROFILE_BASE",
@@ -26,6 +30,7 @@ __all__ = [
     "PROVIDE_BUNDLE",
     "SUBMISSION_SET",
     "ProfileIssue",
+    "known_profiles",
     "schema_for",
     "validate",
 ]
@@ -34,13 +39,30 @@ PROFILE_BASE = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/
 PROVIDE_BUNDLE = PROFILE_BASE + "pdsm-comprehensive-provide-document-bundle"
 DOCUMENT_REFERENCE = PROFILE_BASE + "pdsm-comprehensive-document-reference"
 SUBMISSION_SET = PROFILE_BASE + "pdsm-submissionset-comprehensive"
-PROFILES = (PROVIDE_BUNDLE, DOCUMENT_REFERENCE, SUBMISSION_SET)
+# PDSM4DMP publishes no resource profile of its own (its StructureDefinitions are logical models of
+# the XDS metadata, its examples claim the PDSm profiles): these are our names for the PDSm profiles
+# as the guide applies them, the guide's canonical followed by the PDSm profile's id.
+DMP_BASE = "https://interop.esante.gouv.fr/ig/fhir/pdsm4dmp/StructureDefinition/"
+DMP_PROVIDE_BUNDLE = DMP_BASE + "pdsm-comprehensive-provide-document-bundle"
+DMP_DOCUMENT_REFERENCE = DMP_BASE + "pdsm-comprehensive-document-reference"
+DMP_SUBMISSION_SET = DMP_BASE + "pdsm-submissionset-comprehensive"
+# canonical URL -> (schema file name, the guide whose contained-reference rules apply)
+_SCHEMAS: Mapping[str, tuple[str, Guide]] = {
+    PROVIDE_BUNDLE: ("pdsm-comprehensive-provide-document-bundle", PDSM),
+    DOCUMENT_REFERENCE: ("pdsm-comprehensive-document-reference", PDSM),
+    SUBMISSION_SET: ("pdsm-submissionset-comprehensive", PDSM),
+    DMP_PROVIDE_BUNDLE: ("pdsm4dmp-comprehensive-provide-document-bundle", PDSM4DMP),
+    DMP_DOCUMENT_REFERENCE: ("pdsm4dmp-comprehensive-document-reference", PDSM4DMP),
+    DMP_SUBMISSION_SET: ("pdsm4dmp-submissionset-comprehensive", PDSM4DMP),
+}
+PROFILES = tuple(_SCHEMAS)
+_BUNDLES = (PROVIDE_BUNDLE, DMP_PROVIDE_BUNDLE)
 
 
-def _name(profile_url: str) -> str | None:
-    """The profile's id, from its canonical URL (a `|version` suffix is ignored)."""
+def _known(profile_url: str) -> str | None:
+    """The canonical URL we have a schema for (a `|version` suffix is ignored), or None."""
     url = profile_url.partition("|")[0]
-    return url.removeprefix(PROFILE_BASE) if url in PROFILES else None
+    return url if url in _SCHEMAS else None
 
 
 @cache
@@ -48,13 +70,13 @@ def _schemas() -> dict[str, dict[str, Any]]:
     folder = resources.files(__package__)
     return {
         name: json.loads(folder.joinpath(f"{name}.schema.json").read_text("utf-8"))
-        for name in (url.removeprefix(PROFILE_BASE) for url in PROFILES)
+        for name, _ in _SCHEMAS.values()
     }
 
 
 @cache
 def _validator(name: str) -> Draft202012Validator:
-    # The Bundle schema refers to the two others by their $id.
+    # Schemas refer to each other by their $id (PDSM4DMP's extend PDSm's through dynamic anchors).
     registry = Registry().with_resources(
         (schema["$id"], Resource.from_contents(schema)) for schema in _schemas().values()
     )
@@ -62,23 +84,49 @@ def _validator(name: str) -> Draft202012Validator:
 
 
 def schema_for(profile_url: str) -> dict[str, Any] | None:
-    """The JSON Schema of a PDSm profile given its canonical URL, or None if we have none."""
-    name = _name(profile_url)
-    return json.loads(json.dumps(_schemas()[name])) if name else None
+    """The JSON Schema of a profile given its canonical URL, or None if we have none."""
+    url = _known(profile_url)
+    return json.loads(json.dumps(_schemas()[_SCHEMAS[url][0]])) if url else None
 
 
 def validate(resource: Mapping[str, Any], profile: str) -> list[ProfileIssue]:
-    """Every way `resource` fails the PDSm `profile` (canonical URL); [] when it conforms.
+    """Every way `resource` fails the `profile` (canonical URL); [] when it conforms.
 
     Raises ValueError for a profile we have no schema for (see PROFILES).
     """
-    name = _name(profile)
-    if name is None:
+    url = _known(profile)
+    if url is None:
         raise ValueError(f"no schema for profile {profile!r}")
+    name, guide = _SCHEMAS[url]
     root = resource.get("resourceType") if isinstance(resource.get("resourceType"), str) else "$"
     found = issues(_validator(name).iter_errors(resource), root)
-    if profile.partition("|")[0] == PROVIDE_BUNDLE:
-        found += bundle_issues(resource)
+    if url in _BUNDLES:
+        found += bundle_issues(resource, guide)
     else:
-        found += contained_issues(resource, root)
+        found += contained_issues(resource, root, guide)
+    if guide is PDSM4DMP:
+        found += _document_type_issues(resource, root)
     return in_order(found)
+
+
+def _document_type_issues(resource: Mapping[str, Any], root: str) -> list[ProfileIssue]:
+    """The DMP's document types (JDV_J66) and their class, for PDSM4DMP: each DocumentReference's."""
+    if resource.get("resourceType") == "DocumentReference":
+        return type_issues(resource, root)
+    entries = resource.get("entry") if resource.get("resourceType") == "Bundle" else None
+    return [
+        issue
+        for index, entry in enumerate(entries if isinstance(entries, list) else [])
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("resource"), Mapping)
+        and entry["resource"].get("resourceType") == "DocumentReference"
+        for issue in type_issues(entry["resource"], f"Bundle.entry[{index}].resource")
+    ]
+
+
+def known_profiles() -> dict[str, Callable[[Mapping[str, Any]], list[ProfileIssue]]]:
+    """Every canonical URL we validate against -> a function answering its issues ([] if none).
+
+    For `$validate?profile=` (https://hl7.org/fhir/R4/resource-operation-validate.html).
+    """
+    return {url: partial(validate, profile=url) for url in PROFILES}

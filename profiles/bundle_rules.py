@@ -3,13 +3,14 @@
 - a DocumentReference's attachment.url points at a Binary (or FHIR document Bundle) of the Bundle,
   whose decoded bytes match attachment.size and attachment.hash (SHA-1);
 - every DocumentReference of the Bundle is an entry of its SubmissionSet (XDS HasMember);
-- contained references (#id) resolve, to the resource types PDSm allows there.
+- contained references (#id) resolve, to the resource types the guide (PDSm, PDSM4DMP) allows there.
 """
 
 import base64
 import binascii
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from profiles.issues import ProfileIssue, expression
@@ -23,26 +24,60 @@ PERSON_OR_ORG = frozenset({"Practitioner", "PractitionerRole", "Organization"})
 # A step is an element name, or ("extension", url) for the extensions with that url.
 Step = str | tuple[str, str]
 Path = list[str | int]
-# (steps to a Reference, the resource types PDSm allows it to point at), from
-# pdsm-comprehensive-document-reference and pdsm-submissionset-comprehensive.
-DOCUMENT_REFERENCE_TARGETS: tuple[tuple[tuple[Step, ...], frozenset[str]], ...] = (
-    (("author",), frozenset({"Practitioner", "PractitionerRole", "Device", "Patient"})),
-    (("authenticator",), PERSON_OR_ORG),
-    (("context", "sourcePatientInfo"), frozenset({"Patient"})),
+# (steps to a Reference, the resource types a guide allows it to point at), by resource type.
+Targets = Mapping[str, tuple[tuple[tuple[Step, ...], frozenset[str]], ...]]
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A guide's name (for messages) and the contained resources it allows behind each reference."""
+
+    name: str
+    targets: Targets
+
+
+# From pdsm-comprehensive-document-reference and pdsm-submissionset-comprehensive.
+PDSM = Guide(
+    "PDSm",
+    {
+        "DocumentReference": (
+            (("author",), frozenset({"Practitioner", "PractitionerRole", "Device", "Patient"})),
+            (("authenticator",), PERSON_OR_ORG),
+            (("context", "sourcePatientInfo"), frozenset({"Patient"})),
+        ),
+        "List": (
+            (("source",), frozenset({"PractitionerRole", "Device", "Patient"})),
+            (("source", ("extension", AUTHOR_ORG), "valueReference"), frozenset({"Organization"})),
+            ((("extension", INTENDED_RECIPIENT), "valueReference"), PERSON_OR_ORG),
+        ),
+    },
 )
-SUBMISSION_SET_TARGETS: tuple[tuple[tuple[Step, ...], frozenset[str]], ...] = (
-    (("source",), frozenset({"PractitionerRole", "Device", "Patient"})),
-    (("source", ("extension", AUTHOR_ORG), "valueReference"), frozenset({"Organization"})),
-    ((("extension", INTENDED_RECIPIENT), "valueReference"), PERSON_OR_ORG),
+# PDSM4DMP's Author logical model: a professional (ActorPS: Practitioner or PractitionerRole), the
+# patient, or a system (ActorSystem, ActorSNR: Device), for a document and for a submission; its
+# legalAuthenticator (-> authenticator) is a professional, the patient or a system, of which base
+# FHIR R4 DocumentReference.authenticator admits only the professional.
+PDSM4DMP = Guide(
+    "PDSM4DMP",
+    {
+        "DocumentReference": (
+            (("author",), frozenset({"Practitioner", "PractitionerRole", "Device", "Patient"})),
+            (("authenticator",), frozenset({"Practitioner", "PractitionerRole"})),
+            (("context", "sourcePatientInfo"), frozenset({"Patient"})),
+        ),
+        "List": (
+            (("source",), frozenset({"Practitioner", "PractitionerRole", "Device", "Patient"})),
+            (("source", ("extension", AUTHOR_ORG), "valueReference"), frozenset({"Organization"})),
+            ((("extension", INTENDED_RECIPIENT), "valueReference"), PERSON_OR_ORG),
+        ),
+    },
 )
 
 
-def contained_issues(resource: Mapping[str, Any], root: str) -> list[ProfileIssue]:
-    """Contained references of a DocumentReference or SubmissionSet that do not resolve as PDSm says."""
-    targets = {
-        "DocumentReference": DOCUMENT_REFERENCE_TARGETS,
-        "List": SUBMISSION_SET_TARGETS,
-    }.get(resource.get("resourceType"), ())
+def contained_issues(
+    resource: Mapping[str, Any], root: str, guide: Guide = PDSM
+) -> list[ProfileIssue]:
+    """Contained references of a DocumentReference or SubmissionSet that do not resolve as the guide says."""
+    targets = guide.targets.get(resource.get("resourceType"), ())
     contained = {
         f"#{item.get('id')}": item.get("resourceType")
         for item in _list(resource.get("contained"))
@@ -57,12 +92,12 @@ def contained_issues(resource: Mapping[str, Any], root: str) -> list[ProfileIssu
             elif contained[reference] not in allowed:
                 kinds, kind = ", ".join(sorted(allowed)), contained[reference]
                 article = "an" if str(kind)[:1] in "AEIOU" else "a"
-                message = f"{reference} is {article} {kind}; PDSm allows {kinds} here"
+                message = f"{reference} is {article} {kind}; {guide.name} allows {kinds} here"
                 found.append(ProfileIssue(message, where))
     return found
 
 
-def bundle_issues(bundle: Mapping[str, Any]) -> list[ProfileIssue]:
+def bundle_issues(bundle: Mapping[str, Any], guide: Guide = PDSM) -> list[ProfileIssue]:
     """The cross-entry ITI-65 rules over a Provide Document Bundle."""
     entries = [entry if isinstance(entry, Mapping) else {} for entry in _list(bundle.get("entry"))]
     members = _submission_set_members(entries)
@@ -72,7 +107,7 @@ def bundle_issues(bundle: Mapping[str, Any]) -> list[ProfileIssue]:
         root = f"Bundle.entry[{index}].resource"
         if resource.get("resourceType") not in ("DocumentReference", "List"):
             continue
-        found += contained_issues(resource, root)
+        found += contained_issues(resource, root, guide)
         if resource.get("resourceType") != "DocumentReference":
             continue
         if members is not None and not _is_member(entry, members):
