@@ -101,9 +101,10 @@ def test_literal_segments_win_over_parameters():
     # ... but they do not reserve the words elsewhere: a type may be unknown, an id anything.
     assert _reached("GET", "metadata/x") == ("GET", "{type}/{id}", {"type": "metadata", "id": "x"})
     assert _reached("GET", "Patient/$everything")[1] == "{type}/{id}"
-    # $mask is a DocumentReference operation only.
+    # $mask is a DocumentReference operation, and a record's (Patient) one, not any type's.
+    assert ROUTES.match("POST", "Patient/p1/$mask").route.pattern == "Patient/{id}/$mask"
     with pytest.raises(NotFound):
-        ROUTES.match("POST", "Patient/p1/$mask")
+        ROUTES.match("POST", "Observation/o1/$mask")
 
 
 def test_head_is_answered_by_the_get_route():
