@@ -19,6 +19,8 @@ def categories(params: list[tuple[str, str]]) -> list[str]:
     """The `category` tokens asked; anything else is refused (an operation's inputs are its own)."""
     asked = []
     for name, value in params:
+        if name in ("_format", "_pretty"):
+            continue
         if name != "category":
             raise BadRequest(
                 f"$mask and $unmask on a record take only 'category', not '{name}'",
