@@ -133,3 +133,23 @@ def test_a_professional_s_weight_and_the_patient_s_height_make_one_bmi(me, fhir,
     assert value(bmi) == Decimal("25.0")
     me.create(height(150, when="2026-03-01"))  # the patient's write updates the server's BMI
     assert value(bmis(me)[0]) == Decimal("36.0")
+
+
+def test_height_and_weight_in_one_transaction_make_the_bmi_in_its_unit_of_work(me, snapshot):
+    entries = [
+        {"resource": height(160), "request": {"method": "POST", "url": "Observation"}},
+        {"resource": weight(64), "request": {"method": "POST", "url": "Observation"}},
+        {
+            "resource": {"resourceType": "Patient", "id": "p1"},
+            "request": {"method": "PUT", "url": "Patient/p1/x"},
+        },
+    ]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    before = snapshot()
+    assert_outcome(me.post("/fhir", bundle), 400)
+    assert snapshot() == before  # no height, no weight, no BMI
+    bundle["entry"].pop()
+    answer = me.post("/fhir", bundle)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    [bmi] = bmis(me)
+    assert value(bmi) == Decimal("25.0")
