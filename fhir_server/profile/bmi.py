@@ -15,7 +15,7 @@ from carnet_core.dates import MIN_DATE, date_range
 from carnet_core.errors import Issue
 from fhir_server.profile.codes import BMI, HEIGHT, LOINC, UCUM, VITAL_SIGNS, WEIGHT, vital_sign
 from fhir_server.profile.records import RecordReader
-from fhir_server.profile.units import UnknownUnit, standard_value
+from fhir_server.profile.units import UnknownUnit, is_ucum, standard_value
 from fhir_server.store.repository import Store, Stored, new_id
 from fhir_server.store.unit_of_work import UnitOfWork
 
@@ -24,8 +24,8 @@ _NAMES = {HEIGHT: "body height", WEIGHT: "body weight"}
 
 
 def check(resource: dict) -> list[Issue]:
-    """The profile check of a client's Observation: no BMI, and heights and weights in units the
-    BMI can be computed from."""
+    """The profile check of a client's Observation: no BMI; a height or weight in UCUM is in a
+    unit of its dimension, above zero (one in no UCUM unit is kept, but no BMI is made of it)."""
     sign = vital_sign(resource)
     if sign == BMI:
         return [
@@ -36,7 +36,7 @@ def check(resource: dict) -> list[Issue]:
                 expression=["Observation.code"],
             )
         ]
-    if sign in (HEIGHT, WEIGHT) and "valueQuantity" in resource:
+    if sign in (HEIGHT, WEIGHT) and is_ucum(resource.get("valueQuantity")):
         try:
             standard_value(resource["valueQuantity"], sign)
         except UnknownUnit as exc:

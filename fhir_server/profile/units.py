@@ -28,10 +28,14 @@ def factors(sign: str) -> dict[str, Decimal]:
     return METRES if sign == HEIGHT else KILOGRAMS
 
 
+def is_ucum(quantity) -> bool:
+    return isinstance(quantity, dict) and quantity.get("system") == UCUM
+
+
 def standard_value(quantity: dict, sign: str) -> Decimal:
     """The quantity in metres (a height) or kilograms (a weight); UnknownUnit when it cannot be
     converted (not UCUM, a unit of another dimension, no value, or not above zero)."""
-    if not isinstance(quantity, dict) or quantity.get("system") != UCUM:
+    if not is_ucum(quantity):
         raise UnknownUnit("it must be a UCUM quantity (system http://unitsofmeasure.org)")
     table = factors(sign)
     code = quantity.get("code")

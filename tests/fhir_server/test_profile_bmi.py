@@ -115,12 +115,20 @@ def test_the_derived_bmi_is_the_server_s_and_the_patient_cannot_change_it(me):
     assert_outcome(me.delete(f"Observation/{bmi['id']}"), 403)
 
 
-def test_a_height_in_a_unit_the_bmi_cannot_use_is_refused(me, snapshot):
+def test_a_ucum_height_in_a_unit_the_bmi_cannot_use_is_refused(me, snapshot):
     before = snapshot()
     assert_outcome(me.post("Observation", height(5.9, "[ft_us]")), 422, "value")
-    assert_outcome(me.post("Observation", weight(80, "kg", system="urn:other")), 422, "value")
+    assert_outcome(me.post("Observation", weight(80, "kg/m2")), 422, "value")
     assert_outcome(me.post("Observation", height(0)), 422, "value")
     assert snapshot() == before
+
+
+def test_a_weight_in_no_ucum_unit_is_kept_but_makes_no_bmi(me):
+    me.create(height(180))
+    me.create(weight(81, "kg", system="urn:other"))
+    assert bmis(me) == []
+    me.create(weight(81, "kg", when="2025-01-01"))  # earlier, but the only one in UCUM
+    assert value(bmis(me)[0]) == Decimal("25.0")
 
 
 def test_a_professional_s_weight_and_the_patient_s_height_make_one_bmi(me, fhir, client_for):
