@@ -13,6 +13,12 @@ from consent.policy import Policy
 from fhir_server.config import Settings
 from fhir_server.indexing.registry import REGISTRY
 from fhir_server.interactions import Interactions
+from fhir_server.profile import bmi
+from fhir_server.profile.directives import AdvanceDirectives
+from fhir_server.profile.masking import RecordMasking
+from fhir_server.profile.records import RecordReader
+from fhir_server.profile.summary import Summary
+from fhir_server.profile.trusted_person import TrustedPerson
 from fhir_server.search.engine import SearchEngine
 from fhir_server.search.parameters import ParameterCompiler
 from fhir_server.store.binary import BlobStore
@@ -44,5 +50,20 @@ def build_core(settings: Settings, db, transactions: bool) -> Core:
     store.ensure_indexes()
     engine = SearchEngine(store, parameters, settings)
     blobs = BlobStore(db, settings.gridfs_threshold)
-    interactions = Interactions(store, engine, blobs, settings.base_url)
+    # The patient's profile: what the server derives after a write, and its two operations.
+    reader = RecordReader(store, engine)
+    interactions = Interactions(
+        store,
+        engine,
+        blobs,
+        settings.base_url,
+        profile_checks=[bmi.check],
+        follow_ups=[
+            bmi.BodyMassIndex(store, reader).follow,
+            TrustedPerson(store, reader).follow,
+            AdvanceDirectives(store, reader).follow,
+        ],
+        summary=Summary(store, reader, settings.base_url),
+        masking=RecordMasking(store, reader),
+    )
     return Core(documents, policy, store, engine, interactions)

@@ -23,7 +23,9 @@ def load_compartment_params() -> dict[str, list[str]]:
 COMPARTMENT_PARAMS = load_compartment_params()
 # The parameters that name *the* patient a record entry belongs to, before the compartment's others.
 PRIMARY = {
+    "Condition": "patient",
     "DocumentReference": "subject",
+    "MedicationDispense": "patient",
     "List": "subject",
     "Observation": "subject",
     "AuditEvent": "patient",
@@ -45,10 +47,15 @@ def patient_ref(reference: str, base_url: str) -> str | None:
 # Search parameters that, given one Patient, name the compartment itself: `pk` follows from them.
 COMPARTMENT_SEARCH = {
     "AllergyIntolerance": ("patient",),
+    "Condition": ("patient", "subject"),
     "Consent": ("patient",),
     "DocumentReference": ("patient", "subject"),
+    "Encounter": ("patient", "subject"),
+    "FamilyMemberHistory": ("patient",),
     "Immunization": ("patient",),
     "List": ("patient", "subject"),
+    "MedicationDispense": ("patient", "subject"),
+    "MedicationStatement": ("patient", "subject"),
     "Observation": ("patient", "subject"),
     "RelatedPerson": ("patient",),
 }

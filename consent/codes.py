@@ -45,5 +45,8 @@ EMERGENCY_PURPOSES = {
 
 # Resource types every authenticated caller may read: the health directory.
 DIRECTORY_TYPES = frozenset({"Practitioner", "PractitionerRole", "Organization"})
+# The care history the health insurer knows (visits, dispensed medicines): brought in by the
+# operator's bulk import and read like any entry of the record (docs/domain.md#who-writes-what).
+CARE_HISTORY_TYPES = frozenset({"Encounter", "MedicationDispense"})
 # The patient's own business: who looked at the record, and their privacy choices.
 PATIENT_PRIVATE_TYPES = frozenset({"AuditEvent", "Consent"})

@@ -271,6 +271,11 @@ class Policy:
                 f"The directory ({intent.resource_type}) is kept by the operator "
                 "(rule: directory-operator-only)"
             )
+        if intent.resource_type in codes.CARE_HISTORY_TYPES:
+            raise Forbidden(
+                f"{intent.resource_type} is the care history the health insurer knows, brought in "
+                "by the operator's import (rule: care-history-by-operator)"
+            )
         if ctx.actor_kind == "patient" and ctx.patient:
             return self._patient_write(ctx, intent)
         if self._is_professional(ctx):

@@ -7,7 +7,7 @@ batch/transaction processor are thin callers. Conditional operations are written
 import copy
 import email.utils
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -35,6 +35,11 @@ from fhir_server.store.unit_of_work import UnitOfWork
 from fhir_server.validation import ProfileCheck, validate
 
 _ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
+
+# What the server does after a resource is written or deleted, in the same unit of work (the
+# patient's profile, fhir_server.profile): the caller, the version stored (a deletion: no
+# resource) and the unit of work. It raises to undo the whole write.
+FollowUp = Callable[[AccessContext, "Stored", UnitOfWork], None]
 
 
 @dataclass
@@ -74,12 +79,19 @@ class Interactions:
         blobs: BlobStore,
         base_url: str,
         profile_checks: list[ProfileCheck] | None = None,
+        follow_ups: list[FollowUp] | None = None,
+        summary=None,
+        masking=None,
     ):
         self.store = store
         self.engine = engine
         self.blobs = blobs
         self.base_url = base_url
         self.profile_checks = profile_checks or []
+        self.follow_ups = follow_ups or []
+        # The patient's profile operations (fhir_server.profile): $summary, a record's $mask.
+        self.summary = summary
+        self.masking = masking
 
     # -- helpers ----------------------------------------------------------------------------
     def check_type(self, ctx: AccessContext, resource_type: str, interaction: str) -> None:
@@ -125,6 +137,15 @@ class Interactions:
                 headers,
             )
         return Reply(status, self.resource_of(stored), headers)
+
+    def write(self, ctx: AccessContext, resource: dict, *, uow=None, **options):
+        """Store a version (fhir_server.store.Store.write, `options` as its) and run the
+        follow-ups in the same unit of work. Returns (stored, created)."""
+        with self.store.unit_of_work(uow) as tx:
+            stored, created = self.store.write(ctx, resource, uow=tx, **options)
+            for follow in self.follow_ups:
+                follow(ctx, stored, tx)
+            return stored, created
 
     def _prepare_binary(self, resource_type: str):
         if resource_type != "Binary":
@@ -236,7 +257,7 @@ class Interactions:
                     reply.headers.pop("Location", None)
                     return reply
                 claim = self.creation_claim(ctx, resource_type, if_none_exist)
-            stored, _ = self.store.write(
+            stored, _ = self.write(
                 ctx,
                 resource,
                 method="POST",
@@ -269,7 +290,7 @@ class Interactions:
                 f"The resource's id ({body.get('id')!r}) must equal the id in the URL ('{id}')",
                 expression=[f"{resource_type}.id"],
             )
-        stored, created = self.store.write(
+        stored, created = self.write(
             ctx,
             body,
             method="PUT",
@@ -346,7 +367,7 @@ class Interactions:
                 "A patch cannot change the resource's id or resourceType", code="processing"
             )
         validate(patched, resource_type, self.profile_checks)
-        stored, _ = self.store.write(
+        stored, _ = self.write(
             ctx,
             patched,
             method="PATCH",
@@ -370,9 +391,12 @@ class Interactions:
         """https://hl7.org/fhir/R4/http.html#delete - logical; deleting twice is not an error."""
         self._check_writable(ctx, resource_type, "delete")
         self._check_id(id)
-        stored = self.store.delete(
-            ctx, resource_type, id, expected_vid=parse_etag(if_match), uow=uow
-        )
+        with self.store.unit_of_work(uow) as tx:
+            stored = self.store.delete(
+                ctx, resource_type, id, expected_vid=parse_etag(if_match), uow=tx
+            )
+            for follow in self.follow_ups if stored is not None else ():
+                follow(ctx, stored, tx)
         if stored is None:
             return Reply(204)
         return Reply(204, None, {"ETag": f'W/"{stored.vid}"'})
@@ -396,6 +420,16 @@ class Interactions:
             uow=uow,
         )
         return self._written(stored, False, prefer)
+
+    def patient_summary(self, ctx: AccessContext, id: str) -> Reply:
+        """`Patient/{id}/$summary` (fhir_server.profile.summary)."""
+        self._check_id(id)
+        return Reply(200, self.summary.bundle(ctx, id))
+
+    def mask_record(self, ctx: AccessContext, id: str, masked: bool, params, *, uow=None) -> Reply:
+        """`Patient/{id}/$mask`, `$unmask` (fhir_server.profile.masking)."""
+        self._check_id(id)
+        return Reply(200, self.masking.mask(ctx, id, masked, params, uow))
 
     # -- search and history -------------------------------------------------------------------
     def search(

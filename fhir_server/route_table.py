@@ -357,6 +357,21 @@ def unmask(s: Services, ctx: AccessContext, call: Call) -> Reply:
     return s.interactions.mask(ctx, call.id, False, prefer=call.prefer, uow=call.uow)
 
 
+# The patient's profile (fhir_server.profile): its summary, and masking a whole record.
+def patient_summary(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    return s.interactions.patient_summary(ctx, call.id)
+
+
+def mask_record(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    params = call.search_parameters()
+    return s.interactions.mask_record(ctx, call.id, True, params, uow=call.uow)
+
+
+def unmask_record(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    params = call.search_parameters()
+    return s.interactions.mask_record(ctx, call.id, False, params, uow=call.uow)
+
+
 # -- the table --------------------------------------------------------------------------------
 # One row per route; adding an operation is one row plus its handler.
 # fmt: off
@@ -390,5 +405,9 @@ ROUTES = RouteTable([
     Route("GET", "$export-file/{id}/{file}", "operation", export_file, "One NDJSON file of a completed Bulk Data export, to its requester only.", in_bundle=False, raw=True),
     Route("POST", "DocumentReference/{id}/$mask", "operation", mask, "Mask a document from professionals (MASQUE_PS), keeping its other labels.", operation="mask"),
     Route("POST", "DocumentReference/{id}/$unmask", "operation", unmask, "Lift MASQUE_PS from a document.", operation="unmask"),
+    # The patient's profile: keep these rows together.
+    Route("GET", "Patient/{id}/$summary", "operation", patient_summary, "The patient's profile in one collection Bundle, as the caller may read it.", operation="summary"),
+    Route("POST", "Patient/{id}/$mask", "operation", mask_record, "Mask every document of the record, or of the categories named (?category=).", operation="mask"),
+    Route("POST", "Patient/{id}/$unmask", "operation", unmask_record, "Lift MASQUE_PS from every document of the record, or of the categories named.", operation="unmask"),
 ])
 # fmt: on

@@ -1,6 +1,6 @@
 """The small FHIRPath subset that R4 SearchParameter expressions use: https://hl7.org/fhirpath/
 
-Supported forms: `A.b.c`, unions `x | y`, `(A.b as Type)`, `.where(resolve() is Type)` and
+Supported forms: `A.b.c`, unions `x | y`, `(A.b as Type)` and `A.b.as(Type)`, `.where(resolve() is Type)` and
 `.where(field='value')`. Choice elements (`value[x]`) are navigated by their JSON names
 (`valueQuantity`). An expression outside this subset raises `Unsupported` when compiled, so the
 parameter is left out of the registry (and of the CapabilityStatement) instead of half-working.
@@ -18,6 +18,7 @@ class Unsupported(ValueError):
 
 
 _AS = re.compile(r"^\((?P<path>[A-Za-z.]+) as (?P<type>[A-Za-z]+)\)(?P<rest>(\.[A-Za-z]+)*)$")
+_AS_FUNCTION = re.compile(r"^(?P<path>[A-Za-z.]+)\.as\((?P<type>[A-Za-z]+)\)$")
 _WHERE_RESOLVE = re.compile(r"^(?P<path>[A-Za-z.]+)\.where\(resolve\(\) is (?P<type>[A-Za-z]+)\)$")
 _WHERE_EQ = re.compile(r"^(?P<path>[A-Za-z.]+)\.where\((?P<field>[a-z]+)='(?P<value>[^']*)'\)$")
 _PLAIN = re.compile(r"^[A-Za-z]+(\.[A-Za-z]+)*$")
@@ -80,6 +81,10 @@ def _compile_one(expr: str, resource_type: str) -> Path:
         steps[-1] = Step(steps[-1].name, m["type"])
         rest = [Step(p) for p in m["rest"].split(".") if p]
         return lambda r: _navigate(r, steps + rest)
+    if m := _AS_FUNCTION.match(expr):  # Condition.onset.as(dateTime): the same choice
+        steps = _steps(m["path"], resource_type)
+        steps[-1] = Step(steps[-1].name, m["type"])
+        return lambda r: _navigate(r, steps)
     if m := _WHERE_RESOLVE.match(expr):
         steps, target = _steps(m["path"], resource_type), m["type"]
         return lambda r: [v for v in _navigate(r, steps) if _reference_type(v) == target]

@@ -107,9 +107,10 @@ def test_literal_segments_win_over_parameters():
     assert _reached("GET", "Patient/p1/$everything")[1] == "Patient/{id}/$everything"
     assert _reached("POST", "Observation/$validate")[1] == "{type}/$validate"
     assert _reached("GET", "_history")[1] == "_history"
-    # $mask is a DocumentReference operation only.
+    # $mask is a DocumentReference operation, and a record's (Patient) one, not any type's.
+    assert ROUTES.match("POST", "Patient/p1/$mask").route.pattern == "Patient/{id}/$mask"
     with pytest.raises(NotFound):
-        ROUTES.match("POST", "Patient/p1/$mask")
+        ROUTES.match("POST", "Observation/o1/$mask")
 
 
 def test_head_is_answered_by_the_get_route():

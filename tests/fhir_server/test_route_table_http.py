@@ -117,6 +117,10 @@ def _requests(obs: dict, doc: str, value: str, jobs=("job", "cancelled", "f.ndjs
             None,
             None,
         ),
+        # The patient's profile.
+        ("GET", "Patient/{id}/$summary"): (f"Patient/{PATIENT}/$summary", None, None),
+        ("POST", "Patient/{id}/$mask"): (f"Patient/{PATIENT}/$mask", None, None),
+        ("POST", "Patient/{id}/$unmask"): (f"Patient/{PATIENT}/$unmask", None, None),
     }
 
 
