@@ -189,12 +189,12 @@ def test_a_route_is_declared_once_and_head_never():
 
 
 def test_an_operation_is_one_more_row():
-    def summary(services, ctx, call):
-        return ("summary", call)
+    def lastn(services, ctx, call):
+        return ("lastn", call)
 
     table = RouteTable(
-        [*ROUTES, Route("GET", "Patient/{id}/$summary", "operation", summary, "IPS.", "summary")]
+        [*ROUTES, Route("GET", "Observation/$lastn", "operation", lastn, "Last n.", "lastn")]
     )
-    found = table.match("GET", "Patient/p1/$summary")
-    assert found.route.handler is summary and found.params == {"id": "p1"}
+    found = table.match("GET", "Observation/$lastn")
+    assert found.route.handler is lastn and found.params == {}
     assert table.match("GET", "Patient/p1").route.interaction == "read"
