@@ -13,6 +13,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from carnet.core import build_core
+from carnet_core.clock import Clock
 from carnet_core.errors import FhirError, MethodNotAllowed, NotFound, TooLarge
 from consent import care_team_page
 from consent.audit import Announcer, Auditor
@@ -27,10 +28,12 @@ from fhir_server.interactions import Interactions, Reply
 from fhir_server.store.db import connect, connect_documents
 from fhir_server.store.repository import Store, instant, new_id, now
 from fhir_server.transaction import BundleProcessor
+from ingestion import record_pages
 from ingestion.bulk_routes import register_bulk_routes
 from ingestion.iti65 import Ingestion
+from ingestion.lifecycle import Periods, RecordLife
 from smart_auth import endpoints as smart_auth_endpoints
-from smart_auth import login, models
+from smart_auth import login, models, password_pages
 from smart_auth.discovery import capability_security
 from smart_auth.services import AuthServices
 
@@ -39,6 +42,8 @@ log = logging.getLogger("carnet")
 # The consent's care team page joins the sign-in pages (their session, CSRF check and security
 # headers): once per process, before any app registers their blueprint.
 care_team_page.add_routes(login.blueprint)
+record_pages.add_routes(login.blueprint)
+password_pages.add_routes(login.blueprint)
 
 
 @dataclass
@@ -52,15 +57,20 @@ class Carnet:
     auth: AuthServices
     audit: Auditor
     ingestion: Ingestion  # POST [base]: MHD pushes and INS-named transactions, then `bundles`
+    lifecycle: RecordLife  # the record's life: opt-out, activation, $close, $reopen, $erase
+    clock: Clock  # the record's deadlines are read from it (tests set it)
 
     def capabilities(self) -> Reply:
         security = capability_security(self.settings.public_root)
         return Reply(200, capability_statement(REGISTRY, self.settings.base_url, security))
 
 
-def build(settings: Settings, db=None, transactions: bool | None = None) -> Carnet:
+def build(
+    settings: Settings, db=None, transactions: bool | None = None, clock: Clock | None = None
+) -> Carnet:
     """Every collaborator once, each built after what it uses; `db` (with `transactions`): an
-    open database to use instead of the one the settings name."""
+    open database to use instead of the one the settings name; `clock`: the record's deadlines'
+    (default: the system's time)."""
     if db is None:
         db, transactions = connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     connect_documents(models.ALIAS, settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
@@ -80,7 +90,20 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
         ],
     )
     ingestion = Ingestion(store, interactions, bundles, settings.secret_key)
-    return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion)
+    clock = clock or Clock()
+    lifecycle = RecordLife(
+        store,
+        interactions,
+        interactions.blobs,
+        ingestion.identity,
+        auth.sender,
+        clock,
+        Periods(settings.opt_out_days, settings.archive_years),
+        settings.public_root + "/auth/record",
+    )
+    return Carnet(
+        settings, store, interactions, bundles, auth, auditor, ingestion, lifecycle, clock
+    )
 
 
 def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -> Flask:

@@ -289,7 +289,9 @@ class Policy:
         patient = intent.resource if intent.resource_type == "Patient" else None
         status = self.facts.status(ctx, intent.pk, patient)
         if status != OPEN:
-            said = "opposed the creation of their record" if status == "opposed" else "closed"
+            said = {"opposed": "opposed the creation of their record", "erased": "erased it"}.get(
+                status, "closed it"
+            )
             raise RecordRefused(
                 f"The person of {intent.pk} {said}: nothing is written into it "
                 f"(rule: record-{status})"

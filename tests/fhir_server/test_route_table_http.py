@@ -14,12 +14,15 @@ import pytest
 from consent import labels
 from fhir_server import resources
 from fhir_server.route_table import ROUTES, WRITES
+from ingestion.ins import INS_NIR
 from tests.conftest import assert_outcome
 
 SYS = "urn:carnet:test:route"
 PATIENT = "rt-p"
 CALLER = "route-table-client"  # the audited caller whose AuditEvents the test reads
 PATCH = [{"op": "replace", "path": "/status", "value": "amended"}]
+# The record's life ($close, $reopen, $erase): one record each, named by an INS.
+LIFE = {"close": "184057512300192", "reopen": "292017512300270", "erase": "170017512300333"}
 
 
 def observation(value: str, **extra) -> dict:
@@ -65,6 +68,9 @@ def _requests(obs: dict, doc: str, value: str) -> dict:
             None,
             None,
         ),
+        ("POST", "Patient/{id}/$close"): ("Patient/rt-close/$close", None, None),
+        ("POST", "Patient/{id}/$reopen"): ("Patient/rt-reopen/$reopen", None, None),
+        ("POST", "Patient/{id}/$erase"): ("Patient/rt-erase/$erase", None, None),
     }
 
 
@@ -123,6 +129,16 @@ def doc(fhir):
     return fhir.create(document)["id"]
 
 
+@pytest.fixture
+def lives(fhir):
+    """A Patient with an INS per $close, $reopen, $erase; the one to reopen closed first."""
+    for name, nir in LIFE.items():
+        patient = {"resourceType": "Patient", "id": f"rt-{name}"}
+        patient["identifier"] = [{"system": INS_NIR, "value": nir}]
+        assert fhir.put(f"Patient/rt-{name}", patient).status_code == 201
+    assert fhir.post("Patient/rt-reopen/$close").status_code == 200
+
+
 def _events(fhir, seen: set[str]) -> list[dict]:
     bundle = fhir.search(f"AuditEvent?agent=Device/{CALLER}&_count=200")
     new = [e["resource"] for e in bundle.get("entry", []) if e["resource"]["id"] not in seen]
@@ -130,7 +146,9 @@ def _events(fhir, seen: set[str]) -> list[dict]:
     return new
 
 
-def test_every_route_answers_alike_over_http_and_in_a_batch_and_is_audited(fhir, caller, doc):
+def test_every_route_answers_alike_over_http_and_in_a_batch_and_is_audited(
+    fhir, caller, doc, lives
+):
     assert set(_requests({"id": "x"}, doc, "x")) == {(r.method, r.pattern) for r in ROUTES}
     seen: set[str] = set()
     for n, route in enumerate(ROUTES):
