@@ -238,7 +238,7 @@ def record_mine():
     )
     years = _life().periods.archive_years
     return login.render_page(
-        "record_mine.html", status=status, archive_until=until, archive_years=years
+        "record_mine.html", record_status=status, archive_until=until, archive_years=years
     )
 
 

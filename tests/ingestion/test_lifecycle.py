@@ -16,7 +16,7 @@ from tests.conftest import assert_outcome
 from tests.consent import world as w
 from tests.ingestion.lifecycle import T0, Lifecycle, record, remains_of, status
 from tests.ingestion.mhd import LETTER_NIR, example, fresh
-from tests.smart_auth.conftest import ADMIN_TOKEN, PASSWORD, outbox  # noqa: F401
+from tests.smart_auth.conftest import ADMIN_TOKEN, PASSWORD, Outbox
 
 NIR_A, NIR_B, NIR_C = "184057512300192", "292017512300270", "170017512300333"
 
@@ -32,6 +32,11 @@ def settings(settings, tmp_path):
         secret_key="test-session-key",
         gridfs_threshold=16,
     )
+
+
+@pytest.fixture
+def outbox(settings) -> Outbox:
+    return Outbox(settings.outbox)
 
 
 @pytest.fixture
@@ -59,7 +64,9 @@ def own(client_for, pushed):
     return w.patient(client_for, pushed.removeprefix("Patient/"))
 
 
-def test_notify_writes_once_to_each_person_with_a_code_kept_only_hashed(life, outbox, tmp_path, capsys):
+def test_notify_writes_once_to_each_person_with_a_code_kept_only_hashed(
+    life, outbox, tmp_path, capsys
+):
     listing = tmp_path / "people.csv"
     listing.write_text(
         "ins,birth_date,channel,address\n"
@@ -124,7 +131,11 @@ def test_a_push_before_the_opening_opens_the_record_as_today(life, hospital, rec
 def test_only_the_patient_closes_their_record(own, pushed, hospital, client_for, snapshot):
     id = pushed.removeprefix("Patient/")
     before = snapshot()
-    for caller in (hospital, w.practitioner(client_for, "gp", id), w.patient(client_for, "someone")):
+    for caller in (
+        hospital,
+        w.practitioner(client_for, "gp", id),
+        w.patient(client_for, "someone"),
+    ):
         assert_outcome(caller.post(f"Patient/{id}/$close"), 403, "forbidden")
     assert_outcome(own.post(f"Patient/{id}/$close?mode=shred"), 400)
     reader = w.patient(client_for, id, "patient/*.rs")
@@ -243,7 +254,9 @@ def test_erasure_leaves_nothing_but_its_fact_and_date(
 
 
 def test_a_record_without_an_ins_has_no_status_to_change(fhir, client_for, snapshot):
-    assert fhir.put("Patient/no-ins", {"resourceType": "Patient", "id": "no-ins"}).status_code == 201
+    assert (
+        fhir.put("Patient/no-ins", {"resourceType": "Patient", "id": "no-ins"}).status_code == 201
+    )
     before = snapshot()
     body = assert_outcome(w.patient(client_for, "no-ins").post("Patient/no-ins/$close"), 422)
     assert "carries no INS" in body["issue"][0]["diagnostics"]
