@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from carnet_core.clock import Clock, aware, years_after
 from carnet_core.context import AccessContext, operator_context
-from carnet_core.errors import BadRequest, Conflict, Forbidden, InvalidResource
+from carnet_core.errors import BadRequest, Conflict, InvalidResource
 from consent.audit import AUDIT_CONTEXT
 from fhir_server.interactions import Interactions, Reply
 from fhir_server.store.binary import BlobStore
@@ -264,12 +264,7 @@ class RecordLife:
         """The record of Patient/<id>, for its patient (or their representative) or the operator's
         platform acting on the person's request; 403 for anyone else, 404 as for a read."""
         pk = f"Patient/{id}"
-        mine = ctx.actor_kind == "patient" and ctx.patient == pk
-        if not (mine or (ctx.actor_kind == "system" and ctx.platform)):
-            raise Forbidden(
-                "Only the patient closes, reopens or erases their record "
-                "(rule: record-life-by-patient)"
-            )
+        self.store.policy.check_record_life(ctx, pk)
         self.store.enforcer.require(ctx, "Patient", "update")
         patient = self.store.read(ctx, "Patient", id)
         ins = ins_identifier(patient.resource)
