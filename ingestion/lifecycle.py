@@ -84,6 +84,11 @@ class RecordLife:
         now = self.clock.now()
         for notice in notices:
             record = PatientRecord.objects(system=notice.system, value=notice.ins).first()
+            if record is not None and _opened_unnotified(record):
+                # A push opened it before any notice: the person is told, and may activate it.
+                self._notify_opened(record, notice, now)
+                done["notified"].append(notice.ins)
+                continue
             if record is not None:
                 done["skipped"].append(f"{notice.ins}: already {record.status}")
                 continue
@@ -111,6 +116,23 @@ class RecordLife:
             )
             done["notified"].append(notice.ins)
         return done
+
+    def _notify_opened(self, record: PatientRecord, notice: Notice, now) -> None:
+        record.birth_date, record.channel, record.address = (
+            notice.birth_date,
+            notice.channel,
+            notice.address,
+        )
+        code = opt_out.issue_code(record, now, self.periods.opt_out_days)
+        record.save()
+        opt_out.send_code(
+            self.sender,
+            record,
+            code,
+            "Votre dossier médical partagé est ouvert : un professionnel y a déposé un document. "
+            "Vous pouvez l'activer pour le consulter, le fermer ou en demander l'effacement.",
+            self.links,
+        )
 
     def run(self) -> dict[str, int]:
         """The daily pass: open the records whose window ended, erase those whose archive ended.
@@ -321,6 +343,11 @@ class RecordLife:
             "entity": [{"what": {"reference": pk}}],
         }
         self.store.write(AUDIT_CONTEXT, event, method="POST", must_be_new=True)
+
+
+def _opened_unnotified(record: PatientRecord) -> bool:
+    """Opened by a first push, never notified, no account yet."""
+    return record.status == "open" and not record.account and not record.channel
 
 
 def _status(record: PatientRecord) -> Reply:

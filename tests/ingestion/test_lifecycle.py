@@ -128,6 +128,16 @@ def test_a_push_before_the_opening_opens_the_record_as_today(life, hospital, rec
     assert hospital.search(f"DocumentReference?patient={pk}")["total"] >= 1
 
 
+def test_a_record_a_push_opened_is_notified_for_activation(life, pushed, outbox):
+    assert status(LETTER_NIR) == "open"
+    assert life.notify(f"{LETTER_NIR},1991-03-07,sms,+33611111111") == 0
+    sent = outbox.messages()[-1]
+    assert sent["channel"] == "sms" and "est ouvert" in sent["body"]
+    assert status(LETTER_NIR) == "open" and verify_hash(record(LETTER_NIR).code_hash, sent["code"])
+    assert life.notify(f"{LETTER_NIR},1991-03-07,sms,+33611111111") == 0
+    assert len(outbox.messages()) == 1  # once
+
+
 def test_only_the_patient_closes_their_record(own, pushed, hospital, client_for, snapshot):
     id = pushed.removeprefix("Patient/")
     before = snapshot()
