@@ -73,24 +73,21 @@ def read_notices(lines, system: str = INS_NIR) -> tuple[list[Notice], list[str]]
             continue
         parts = [part.strip() for part in text.split(",", 3)]
         try:
-            if len(parts) != 4:
+            if len(parts) != 4 or not parts[3]:
                 raise ValueError("expected ins,birth_date,channel,address")
-            ins, birth, channel, address = parts
-            notices.append(
-                Notice(
-                    check_identifier(system, ins),
-                    birth_date(birth),
-                    channel_of(channel),
-                    address or _missing(),
-                )
+            ins, born, channel, address = parts
+            notice = Notice(
+                check_identifier(system, ins),
+                birth_date(born),
+                channel_of(channel),
+                address,
+                system,
             )
         except (ValueError, InvalidIns) as error:
             errors.append(f"line {number}: {error}")
+            continue
+        notices.append(notice)
     return notices, errors
-
-
-def _missing() -> str:
-    raise ValueError("the address is missing")
 
 
 def birth_date(text: str) -> str:
