@@ -13,6 +13,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from carnet.core import build_core
+from carnet_core.clock import Clock
 from carnet_core.errors import FhirError, MethodNotAllowed, NotFound, TooLarge
 from consent import care_team_page
 from consent.audit import Announcer, Auditor
@@ -29,10 +30,12 @@ from fhir_server.route_table import RouteTable
 from fhir_server.store.db import connect, connect_documents
 from fhir_server.store.repository import Store, instant, new_id, now
 from fhir_server.transaction import BundleProcessor
+from ingestion import record_pages
 from ingestion.bulk_routes import IMPORT_ROUTES
 from ingestion.iti65 import Ingestion
+from ingestion.lifecycle import Periods, RecordLife
 from smart_auth import endpoints as smart_auth_endpoints
-from smart_auth import login, models
+from smart_auth import login, models, password_pages
 from smart_auth.discovery import capability_security
 from smart_auth.services import AuthServices
 
@@ -45,6 +48,8 @@ care_team_page.add_routes(login.blueprint)
 # per process on the FHIR blueprint.
 ROUTES = RouteTable([*FHIR_ROUTES, *IMPORT_ROUTES])
 routes.register(routes.blp, ROUTES)
+record_pages.add_routes(login.blueprint)
+password_pages.add_routes(login.blueprint)
 
 
 @dataclass
@@ -59,6 +64,8 @@ class Carnet:
     audit: Auditor
     ingestion: Ingestion  # POST [base]: MHD pushes and INS-named transactions, then `bundles`
     exports: BulkExport  # $export jobs
+    lifecycle: RecordLife  # the record's life: opt-out, activation, $close, $reopen, $erase
+    clock: Clock  # the record's deadlines are read from it (tests set it)
 
     def capabilities(self) -> Reply:
         security = capability_security(self.settings.public_root)
@@ -66,9 +73,12 @@ class Carnet:
         return Reply(200, statement)
 
 
-def build(settings: Settings, db=None, transactions: bool | None = None) -> Carnet:
+def build(
+    settings: Settings, db=None, transactions: bool | None = None, clock: Clock | None = None
+) -> Carnet:
     """Every collaborator once, each built after what it uses; `db` (with `transactions`): an
-    open database to use instead of the one the settings name."""
+    open database to use instead of the one the settings name; `clock`: the record's deadlines'
+    (default: the system's time)."""
     if db is None:
         db, transactions = connect(settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
     connect_documents(models.ALIAS, settings.mongodb_uri, settings.mongodb_db, settings.data_dir)
@@ -89,7 +99,20 @@ def build(settings: Settings, db=None, transactions: bool | None = None) -> Carn
     )
     ingestion = Ingestion(store, interactions, bundles, settings.secret_key)
     exports = BulkExport(interactions, auditor.record, settings.data_dir)
-    return Carnet(settings, store, interactions, bundles, auth, auditor, ingestion, exports)
+    clock = clock or Clock()
+    lifecycle = RecordLife(
+        store,
+        interactions,
+        interactions.blobs,
+        ingestion.identity,
+        auth.sender,
+        clock,
+        Periods(settings.opt_out_days, settings.archive_years),
+        settings.public_root + "/auth/record",
+    )
+    return Carnet(
+        settings, store, interactions, bundles, auth, auditor, ingestion, exports, lifecycle, clock
+    )
 
 
 def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -> Flask:

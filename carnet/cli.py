@@ -189,7 +189,9 @@ def _gunicorn(factory, args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, clock=None) -> int:
+    """The `fhir-server` command; `clock` (carnet_core.clock.Clock): the record's deadlines'
+    (the tests pass theirs; default the system's time)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -225,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     cli_admin.add_create_account(sub)
     cli_admin.add_register_client(sub)
     cli_admin.add_record_status(sub)
+    cli_admin.add_lifecycle(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -236,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         return cli_admin.record_status(args)
     from carnet.app import build
 
-    carnet = build(Settings.from_env())
+    carnet = build(Settings.from_env(), clock=clock)
+    if args.command == "lifecycle":
+        return cli_admin.lifecycle(carnet, args)
     if args.command == "create-indexes":
         print("Indexes created.")
         return 0

@@ -160,7 +160,7 @@ def add_register_client(sub) -> None:
 
 def add_record_status(sub) -> None:
     from ingestion.ins import INS_NIR
-    from ingestion.models import RECORD_STATUSES
+    from ingestion.models import OPERATOR_STATUSES
 
     record = sub.add_parser(
         "record-status",
@@ -168,4 +168,59 @@ def add_record_status(sub) -> None:
     )
     record.add_argument("--ins", required=True, help="the INS matricule (15 characters)")
     record.add_argument("--system", default=INS_NIR, help=f"the INS system (default {INS_NIR})")
-    record.add_argument("--set", choices=RECORD_STATUSES, help="the new status")
+    record.add_argument(
+        "--set", choices=OPERATOR_STATUSES, help="the new status (default: only show it)"
+    )
+
+
+def lifecycle(carnet, args) -> int:
+    """`lifecycle notify`: write to each listed person; `lifecycle run`: the daily pass."""
+    from ingestion.opt_out import read_notices
+
+    if args.action == "run":
+        done = carnet.lifecycle.run()
+        print(f"{done['opened']} record(s) opened, {done['erased']} archived record(s) erased.")
+        return 0
+    if args.file is None or str(args.file) == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        lines = args.file.read_text(encoding="utf-8").splitlines()
+    notices, errors = read_notices(lines, args.system)
+    done = carnet.lifecycle.notify(notices)
+    for line in errors:
+        print(f"Not notified: {line}", file=sys.stderr)
+    for line in done["skipped"]:
+        print(f"Skipped: {line}", file=sys.stderr)
+    print(
+        f"{len(done['notified'])} person(s) notified, {len(done['skipped'])} skipped, "
+        f"{len(errors)} invalid line(s)."
+    )
+    return 1 if errors else 0
+
+
+def add_lifecycle(sub) -> None:
+    from ingestion.ins import INS_NIR
+
+    life = sub.add_parser(
+        "lifecycle",
+        help="the records' life: notify people of their record's opening; the daily pass",
+    )
+    actions = life.add_subparsers(dest="action", required=True)
+    notify = actions.add_parser(
+        "notify",
+        help="send each listed person a provisional code; their record opens after "
+        "FHIR_SERVER_OPT_OUT_DAYS (default 42) unless they oppose",
+    )
+    notify.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        help="lines 'ins,birth_date(YYYY-MM-DD),channel(email|sms|letter),address' "
+        "(default: standard input)",
+    )
+    notify.add_argument("--system", default=INS_NIR, help=f"the INS system (default {INS_NIR})")
+    actions.add_parser(
+        "run",
+        help="open the records whose opt-out window ended; erase the closed records whose "
+        "FHIR_SERVER_ARCHIVE_YEARS (default 10) archive ended. Idempotent: run it daily",
+    )

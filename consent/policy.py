@@ -255,6 +255,18 @@ class Policy:
         return "deny-by-default"
 
     # -- writes ---------------------------------------------------------------------------------
+    @staticmethod
+    def check_record_life(ctx: AccessContext, pk: str) -> str:
+        """Who closes, reopens or erases a whole record (CSP R1111-36): its patient (or their
+        legal representative), or the operator's platform acting on the person's request."""
+        if ctx.actor_kind == "patient" and ctx.patient == pk:
+            return "record-life-by-patient"
+        if ctx.actor_kind == "system" and ctx.platform:
+            return "platform-full-access"
+        raise Forbidden(
+            "Only the patient closes, reopens or erases their record (rule: record-life-by-patient)"
+        )
+
     def check_write(self, ctx: AccessContext, intent: WriteIntent) -> str:
         """Return the name of the rule that permits the write, or raise Forbidden naming it."""
         if intent.resource_type == "AuditEvent":
@@ -294,7 +306,9 @@ class Policy:
         patient = intent.resource if intent.resource_type == "Patient" else None
         status = self.facts.status(ctx, intent.pk, patient)
         if status != OPEN:
-            said = "opposed the creation of their record" if status == "opposed" else "closed"
+            said = {"opposed": "opposed the creation of their record", "erased": "erased it"}.get(
+                status, "closed it"
+            )
             raise RecordRefused(
                 f"The person of {intent.pk} {said}: nothing is written into it "
                 f"(rule: record-{status})"

@@ -80,6 +80,9 @@ class Settings:
     emergency_sees_masked: bool = _flag("FHIR_SERVER_EMERGENCY_SEES_MASKED")
     # Bulk import ($import): the directory whose NDJSON files may be named as file:// URLs
     import_dir: str | None = _env("FHIR_SERVER_IMPORT_DIR")
+    # The record's life (ingestion.lifecycle): the opt-out window, the archive of a closed record
+    opt_out_days: int = _integer("FHIR_SERVER_OPT_OUT_DAYS", 42)
+    archive_years: int = _integer("FHIR_SERVER_ARCHIVE_YEARS", 10)
     extra: dict = field(default_factory=dict)
 
     @property

@@ -50,11 +50,22 @@ class BundleIntake(Protocol):
     def process(self, ctx: AccessContext, bundle: Any, prefer: str | None) -> Reply: ...
 
 
+class RecordLife(Protocol):
+    """The patient's operations on their whole record (ingestion.lifecycle)."""
+
+    def close(self, ctx: AccessContext, id: str, mode: str | None) -> Reply: ...
+
+    def reopen(self, ctx: AccessContext, id: str) -> Reply: ...
+
+    def erase(self, ctx: AccessContext, id: str) -> Reply: ...
+
+
 class Server(Services, Protocol):
     """The app's services (carnet.app.Carnet), for the routes a Bundle may not carry."""
 
     ingestion: BundleIntake
     exports: BulkExport
+    lifecycle: RecordLife
 
     def capabilities(self) -> Reply: ...
 
@@ -372,6 +383,19 @@ def unmask_record(s: Services, ctx: AccessContext, call: Call) -> Reply:
     return s.interactions.mask_record(ctx, call.id, False, params, uow=call.uow)
 
 
+def close_record(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    mode = next((v for k, v in call.search_parameters() if k == "mode"), None)
+    return s.lifecycle.close(ctx, call.id, mode)
+
+
+def reopen_record(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return s.lifecycle.reopen(ctx, call.id)
+
+
+def erase_record(s: Server, ctx: AccessContext, call: Call) -> Reply:
+    return s.lifecycle.erase(ctx, call.id)
+
+
 # -- the table --------------------------------------------------------------------------------
 # One row per route; adding an operation is one row plus its handler.
 # fmt: off
@@ -409,5 +433,9 @@ ROUTES = RouteTable([
     Route("GET", "Patient/{id}/$summary", "operation", patient_summary, "The patient's profile in one collection Bundle, as the caller may read it.", operation="summary"),
     Route("POST", "Patient/{id}/$mask", "operation", mask_record, "Mask every document of the record, or of the categories named (?category=).", operation="mask"),
     Route("POST", "Patient/{id}/$unmask", "operation", unmask_record, "Lift MASQUE_PS from every document of the record, or of the categories named.", operation="unmask"),
+    # The record's life (ingestion.lifecycle, CSP R1111-36): its patient closes, reopens or erases it.
+    Route("POST", "Patient/{id}/$close", "operation", close_record, "The patient closes their record: archived, or erased with mode=erase (CSP R1111-36).", operation="close", in_bundle=False),
+    Route("POST", "Patient/{id}/$reopen", "operation", reopen_record, "The patient reopens their closed record within its archive period.", operation="reopen", in_bundle=False),
+    Route("POST", "Patient/{id}/$erase", "operation", erase_record, "The patient erases their record: every version, history and content.", operation="erase", in_bundle=False),
 ])
 # fmt: on

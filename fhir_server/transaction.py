@@ -75,9 +75,12 @@ class Entry:
         self.parts = [p for p in urlsplit(path).path.split("/") if p]
         # The entry's route, found as an HTTP request's is; an entry no route answers is refused
         # when it is run, so that a transaction reports its other entries' errors first.
+        self.outside_bundles = False
         self.found, self.refusal = self._route(routes)
         if self.found is not None:
             takes_resource = self.found.route.body == "json"
+        elif self.outside_bundles:
+            takes_resource = False  # a route no Bundle may name is refused as such, body or not
         else:
             takes_resource = self.method in ("POST", "PUT")
         if takes_resource and not isinstance(self.resource, dict):
@@ -92,6 +95,7 @@ class Entry:
             allow = error.headers.get("Allow")
             return None, self._cannot(f"(it allows {allow})" if allow else "")
         if not found.route.in_bundle:
+            self.outside_bundles = True
             return None, self._cannot("inside a Bundle")
         return found, None
 

@@ -162,9 +162,9 @@ class Identity:
                 "nothing is deposited",
                 expression=[where],
             )
-        if status == "closed":
+        if status in records.REFUSED:
             raise RecordRefused(
-                f"{where}: the record of INS {ins[1]} is closed; nothing is deposited",
+                f"{where}: the record of INS {ins[1]} is {status}; nothing is deposited",
                 expression=[where],
             )
         found = self.find(ins)

@@ -64,7 +64,10 @@ class ImportJob(me.Document):
         return sum(getattr(source, field) for source in self.sources)
 
 
-RECORD_STATUSES = ("open", "opposed", "closed")
+# The record's states (docs/domain.md#the-record-and-its-status has the state machine).
+RECORD_STATUSES = ("pending", "open", "opposed", "closed", "erased")
+# What the operator may set by hand (`fhir-server record-status --set`).
+OPERATOR_STATUSES = ("open", "opposed", "closed")
 
 
 class PatientRecord(me.Document):
@@ -72,10 +75,14 @@ class PatientRecord(me.Document):
 
     The rule: docs/domain.md#the-record-and-its-status.
 
-    `opposed`: the person objected to the record's creation (it may not exist yet); `closed`: the
-    person closed it; either way nothing is written into it and professionals read nothing of it
-    (consent.policy). `patient` is the Patient the record holds, once opened. Kept beside the FHIR
-    store (not a FHIR resource): it outlives a deleted Patient.
+    `pending`: the person was notified and may still oppose until `window_ends` (the record
+    behaves as open meanwhile); `opposed`: the person objected to the record's creation (nothing
+    of it is kept); `closed`: the person closed it, archived until `archive_until`; `erased`: its
+    data was deleted (on request, or when the archive period ended). Opposed, closed and erased
+    records take no writes and professionals read nothing of them (consent.policy). `patient` is
+    the Patient the record holds, once opened. Kept beside the FHIR store (not a FHIR resource):
+    it outlives a deleted Patient. Codes and the card's serial number are kept only as argon2
+    hashes (salted).
     """
 
     system = me.StringField(required=True)  # the INS system (NIR, NIA, test or demo OID)
@@ -84,9 +91,25 @@ class PatientRecord(me.Document):
     patient = me.StringField()  # "Patient/<id>" once the record is opened
     opened = me.DateTimeField()
     changed = me.DateTimeField(default=utcnow)
+    # The opt-out notice: who to write to, the person's birth date (checked with the code)
+    birth_date = me.StringField()  # YYYY-MM-DD
+    channel = me.StringField()  # email, sms or letter
+    address = me.StringField()
+    window_ends = me.DateTimeField()  # pending: the record opens at this time without an answer
+    code_hash = me.StringField()  # the provisional code's argon2 hash; None once spent
+    code_expires = me.DateTimeField()
+    code_sent = me.DateTimeField()  # when the last code was sent (new codes are rate-limited)
+    # Activation: the account chosen, the Carte Vitale's serial number (salted hash)
+    account = me.StringField()
+    card_hash = me.StringField()
+    # Closing: the archive period; erasure: when
+    closed_at = me.DateTimeField()
+    archive_until = me.DateTimeField()
+    erased_at = me.DateTimeField()
     meta = {
         "collection": "patient_records",
         "db_alias": ALIAS,
-        # by INS (pushes, a record's facts); by status (the records refused, for the policy)
-        "indexes": [{"fields": ["system", "value"], "unique": True}, "status"],
+        # by INS (pushes, a record's facts); by status (the records refused, for the policy; the
+        # windows and archives `lifecycle run` ends); by Patient (the $close family)
+        "indexes": [{"fields": ["system", "value"], "unique": True}, "status", "patient"],
     }

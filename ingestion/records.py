@@ -17,7 +17,8 @@ from mongoengine.queryset.visitor import Q
 from ingestion.ins import INS_NIR, check_identifier
 from ingestion.models import RECORD_STATUSES, PatientRecord, utcnow
 
-REFUSED = ("opposed", "closed")
+# The states in which nothing is written into the record and professionals read nothing of it.
+REFUSED = ("opposed", "closed", "erased")
 
 
 def status_of(system: str, value: str) -> str:

@@ -16,7 +16,7 @@ import mongoengine as me
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from smart_auth.models import Account, LoginThrottle, utcnow
+from smart_auth.models import Account, AppGrant, LoginThrottle, SignInSession, utcnow
 
 HASHER = PasswordHasher()
 # Verified against when the username is unknown, so that both cases take the same time.
@@ -200,3 +200,23 @@ def record_failure(keys: list[str], policy: LoginPolicy) -> None:
 def clear_failures(username: str) -> None:
     """A completed sign-in forgets the username's failures (not the address's)."""
     LoginThrottle.objects(key__in=throttle_keys(username, None)).delete()
+
+
+def set_password(account: Account, password: str) -> None:
+    """A new password (12+ characters, argon2id); every sign-in session begun before it ends
+    (smart_auth.sessions compares the password hash it began with)."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    account.update(set__password_hash=HASHER.hash(password))
+    account.reload()
+
+
+def delete_accounts_of(fhir_user: str) -> int:
+    """Remove the login accounts of a person whose record was erased, with the apps they allowed
+    and their sign-in sessions; returns how many accounts went."""
+    accounts = list(Account.objects(fhir_user=fhir_user))
+    SignInSession.objects(username__in=[a.username for a in accounts]).delete()
+    AppGrant.objects(fhir_user=fhir_user).delete()
+    for account in accounts:
+        account.delete()
+    return len(accounts)

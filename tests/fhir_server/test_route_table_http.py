@@ -19,6 +19,7 @@ from carnet.app import ROUTES
 from consent import labels
 from fhir_server import resources
 from fhir_server.route_table import WRITES
+from ingestion.ins import INS_NIR
 from tests.conftest import assert_outcome
 
 SYS = "urn:carnet:test:route"
@@ -37,6 +38,8 @@ READS_NO_RECORD = {
     ("GET", "$import-status/{id}/error/{file}"),
 }
 ASYNC = {"Prefer": "respond-async"}
+# The record's life ($close, $reopen, $erase): one record each, named by an INS.
+LIFE = {"close": "184057512300192", "reopen": "292017512300270", "erase": "170017512300333"}
 
 
 def observation(value: str, **extra) -> dict:
@@ -121,6 +124,9 @@ def _requests(obs: dict, doc: str, value: str, jobs=("job", "cancelled", "f.ndjs
         ("GET", "Patient/{id}/$summary"): (f"Patient/{PATIENT}/$summary", None, None),
         ("POST", "Patient/{id}/$mask"): (f"Patient/{PATIENT}/$mask", None, None),
         ("POST", "Patient/{id}/$unmask"): (f"Patient/{PATIENT}/$unmask", None, None),
+        ("POST", "Patient/{id}/$close"): ("Patient/rt-close/$close", None, None),
+        ("POST", "Patient/{id}/$reopen"): ("Patient/rt-reopen/$reopen", None, None),
+        ("POST", "Patient/{id}/$erase"): ("Patient/rt-erase/$erase", None, None),
     }
 
 
@@ -217,6 +223,16 @@ def doc(fhir):
     return fhir.create(document)["id"]
 
 
+@pytest.fixture
+def lives(fhir):
+    """A Patient with an INS per $close, $reopen, $erase; the one to reopen closed first."""
+    for name, nir in LIFE.items():
+        patient = {"resourceType": "Patient", "id": f"rt-{name}"}
+        patient["identifier"] = [{"system": INS_NIR, "value": nir}]
+        assert fhir.put(f"Patient/rt-{name}", patient).status_code == 201
+    assert fhir.post("Patient/rt-reopen/$close").status_code == 200
+
+
 def _events(fhir, seen: set[str]) -> list[dict]:
     bundle = fhir.search(f"AuditEvent?agent=Device/{CALLER}&_count=200")
     new = [e["resource"] for e in bundle.get("entry", []) if e["resource"]["id"] not in seen]
@@ -224,7 +240,9 @@ def _events(fhir, seen: set[str]) -> list[dict]:
     return new
 
 
-def test_every_route_answers_alike_over_http_and_in_a_batch_and_is_audited(fhir, caller, doc, jobs):
+def test_every_route_answers_alike_over_http_and_in_a_batch_and_is_audited(
+    fhir, caller, doc, jobs, lives
+):
     assert set(_requests({"id": "x"}, doc, "x")) == {(r.method, r.pattern) for r in ROUTES}
     seen: set[str] = set()
     for n, route in enumerate(ROUTES):

@@ -183,7 +183,7 @@ def test_progress_is_reported_along_the_way(carnet, tmp_path):
 @pytest.fixture
 def cli(carnet, monkeypatch):
     """`fhir-server` on the test's store (the command builds its Carnet through the factory)."""
-    monkeypatch.setattr("carnet.app.build", lambda settings: carnet)
+    monkeypatch.setattr("carnet.app.build", lambda settings, **built_with: carnet)
     return main
 
 
