@@ -7,6 +7,7 @@ from carnet_core.dates import date_range
 from carnet_core.errors import BadRequest, Issue
 from carnet_core.outcome import operation_outcome
 from fhir_server.search import cursor
+from fhir_server.search.engine import last_cursor
 from fhir_server.shaping import summarize
 from fhir_server.store.repository import instant
 
@@ -23,7 +24,12 @@ def _url(base: str, params: list[tuple[str, str]], cursor: str | None = None) ->
 def searchset(interactions, req, result, warnings: list[Issue]) -> dict:
     base = f"{interactions.base_url}/{req.resource_type}"
     this_cursor = cursor.encode(*req.cursor) if req.cursor else None
-    links = [_link("self", _url(base, req.link_params, this_cursor))]
+    links = [
+        _link("self", _url(base, req.link_params, this_cursor)),
+        _link("first", _url(base, req.link_params)),
+    ]
+    if result.total is not None and req.count > 0:
+        links.append(_link("last", _url(base, req.link_params, last_cursor(req))))
     if result.next_cursor:
         links.append(_link("next", _url(base, req.link_params, result.next_cursor)))
     if result.prev_cursor:
@@ -70,7 +76,9 @@ def history_params(
                 )
             count = min(int(value), settings.max_count)
         elif name == "_cursor":
-            _, before = cursor.decode(value)
+            direction, before = cursor.decode(value)
+            if direction != "next":
+                raise BadRequest("The paging cursor is not valid here", expression=["_cursor"])
     return since, before, count
 
 
@@ -79,7 +87,10 @@ def history_bundle(
 ) -> dict:
     base = f"{interactions.base_url}/{resource_type}" + (f"/{id}" if id else "") + "/_history"
     kept = [(k, v) for k, v in params if k in ("_since", "_count")]
-    links = [_link("self", _url(base, kept + [(k, v) for k, v in params if k == "_cursor"]))]
+    links = [
+        _link("self", _url(base, kept + [(k, v) for k, v in params if k == "_cursor"])),
+        _link("first", _url(base, kept)),
+    ]
     more = len(rows) > count
     rows = rows[:count]
     if more and rows:

@@ -6,6 +6,7 @@ test_config.py checks the README's tables against these declarations.
 """
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -33,6 +34,22 @@ def _integer(name: str, default: int) -> Any:
 def _flag(name: str) -> Any:
     """Off unless the variable says `1`, `true` or `yes` (any case)."""
     return _env(name, False, lambda text: text.strip().lower() in ("1", "true", "yes"))
+
+
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    """Comma-separated origins (`https://app.example`, `http://127.0.0.1:5173`), each exactly as
+    browsers send it in `Origin`; `*` is refused: only the public metadata is open to any origin."""
+    origins = tuple(o.strip().rstrip("/").lower() for o in text.split(",") if o.strip())
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ValueError(
+                f"FHIR_SERVER_CORS_ORIGINS: '{origin}' is not an origin such as https://app.example"
+                + (" ('*' is not allowed: list the apps' origins)" if origin == "*" else "")
+            )
+    return origins
 
 
 def env_var(setting) -> EnvVar | None:
@@ -80,6 +97,8 @@ class Settings:
     emergency_sees_masked: bool = _flag("FHIR_SERVER_EMERGENCY_SEES_MASKED")
     # Bulk import ($import): the directory whose NDJSON files may be named as file:// URLs
     import_dir: str | None = _env("FHIR_SERVER_IMPORT_DIR")
+    # Browser apps (CORS): the origins allowed to call the FHIR API and the token endpoints
+    cors_origins: tuple[str, ...] | None = _env("FHIR_SERVER_CORS_ORIGINS", None, _origins)
     extra: dict = field(default_factory=dict)
 
     @property
