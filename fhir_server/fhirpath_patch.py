@@ -198,11 +198,14 @@ def _holds(loc: Location, names: list[str], operator: str, literal: Any) -> bool
 def _parts(operation: dict, number: int) -> dict[str, Any]:
     """An operation's parts by name; `value` is the JSON value of its value[x] or nested parts."""
     found: dict[str, Any] = {}
-    for part in operation.get("part") or []:
+    parts = operation.get("part")
+    if not isinstance(parts, list):
+        raise BadRequest(f"Operation {number} of the patch has no parts")
+    for part in parts:
         if not isinstance(part, dict) or not isinstance(part.get("name"), str):
             raise BadRequest(f"Operation {number} of the patch has a part without a name")
         value_keys = [k for k in part if k.startswith("value")]
-        if part["name"] == "value" and not value_keys and part.get("part"):
+        if part["name"] == "value" and not value_keys and isinstance(part.get("part"), list):
             found["value"] = _nested(part["part"])
         elif value_keys:
             found[part["name"]] = part[value_keys[0]]
@@ -219,7 +222,10 @@ def _nested(parts: list) -> dict:
         if not isinstance(name, str):
             raise BadRequest("A nested part of the patch has no name")
         value_keys = [k for k in part if k.startswith("value")]
-        value = part[value_keys[0]] if value_keys else _nested(part.get("part") or [])
+        nested = part.get("part")
+        if not value_keys and not isinstance(nested, list):
+            raise BadRequest(f"The nested part '{name}' of the patch has no value")
+        value = part[value_keys[0]] if value_keys else _nested(nested)
         out[name] = value
     return out
 

@@ -174,6 +174,21 @@ def test_a_result_that_is_not_a_valid_resource_is_422(fhir, alice, snapshot):
             "parameter": [operation("insert", "Patient.identifier", value=("valueString", "x"))],
         },
         {"resourceType": "Patient"},
+        {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": 5}]},
+        {
+            "resourceType": "Parameters",
+            "parameter": [
+                {
+                    "name": "operation",
+                    "part": [
+                        {"name": "type", "valueCode": "add"},
+                        {"name": "path", "valueString": "Patient"},
+                        {"name": "name", "valueString": "contact"},
+                        {"name": "value", "part": [{"name": "gender", "part": 3}]},
+                    ],
+                }
+            ],
+        },
     ],
 )
 def test_a_malformed_patch_is_400(fhir, alice, body, snapshot):
