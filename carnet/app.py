@@ -12,6 +12,7 @@ from flask import Flask, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from carnet import compression, cors
 from carnet.core import build_core
 from carnet_core.clock import Clock
 from carnet_core.errors import FhirError, MethodNotAllowed, NotFound, TooLarge
@@ -130,6 +131,8 @@ def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -
     carnet = carnet or build(settings)
     app.extensions["carnet"] = carnet
     limits.init_app(app)  # before every other hook: an over-long request is refused first
+    cors.init_app(app, settings.cors_origins)  # preflights answered before any route
+    compression.init_app(app)  # gzip when asked, for every answer of the app
     api = Api(app)
     openapi.components(api.spec)
     api.register_blueprint(routes.blp)

@@ -189,23 +189,34 @@ def _gunicorn(factory, args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None, clock=None) -> int:
-    """The `fhir-server` command; `clock` (carnet_core.clock.Clock): the record's deadlines'
-    (the tests pass theirs; default the system's time)."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def build_parser() -> argparse.ArgumentParser:
+    """The `fhir-server` command line; every option's help says its default (or that it is
+    required), tests/fhir_server/test_cli_help.py checks it."""
     parser = argparse.ArgumentParser(prog="fhir-server", description="Carnet FHIR R4 server")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the FHIR API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=2)
     serve.add_argument(
-        "--dev", action="store_true", help="Flask's development server instead of gunicorn"
+        "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
     )
     serve.add_argument(
-        "--demo", action="store_true", help="load the demo data from examples/demo first"
+        "--port", type=int, default=8080, help="the port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="gunicorn worker processes, each with its own connections (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="Flask's development server instead of gunicorn (default: off, gunicorn)",
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo data from examples/demo and the demo accounts and clients first "
+        "(default: off)",
     )
     sub.add_parser("create-indexes", help="create the indexes the server declares")
     sub.add_parser(
@@ -217,18 +228,33 @@ def main(argv: list[str] | None = None, clock=None) -> int:
         help="sign new tokens with a new key; the old one stays published until its tokens expire",
     )
     load = sub.add_parser("load", help="load resources (JSON, Bundles, NDJSON) into the store")
-    load.add_argument("files", nargs="+", type=Path)
+    load.add_argument("files", nargs="+", type=Path, help="JSON or NDJSON files (at least one)")
     bulk = sub.add_parser(
         "import", help="bulk NDJSON import: per-line errors, progress, resumable with --job"
     )
     bulk.add_argument("files", nargs="*", type=Path, help="NDJSON files (none with --resume)")
-    bulk.add_argument("--job", help="the job's name, to resume it after a crash")
-    bulk.add_argument("--resume", action="store_true", help="continue job --job where it stopped")
+    bulk.add_argument(
+        "--job", help="the job's name, to resume it after a crash (default: a new name)"
+    )
+    bulk.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue job --job where it stopped (default: off, a new job)",
+    )
     cli_admin.add_create_account(sub)
     cli_admin.add_register_client(sub)
     cli_admin.add_record_status(sub)
     cli_admin.add_lifecycle(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None, clock=None) -> int:
+    """The `fhir-server` command; `clock` (carnet_core.clock.Clock): the record's deadlines'
+    (the tests pass theirs; default the system's time)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
     if args.command == "create-account":

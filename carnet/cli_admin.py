@@ -106,55 +106,76 @@ def add_create_account(sub) -> None:
     account = sub.add_parser(
         "create-account", help="create a login account for a Patient or a Practitioner"
     )
-    account.add_argument("--username", required=True)
+    account.add_argument("--username", required=True, help="the sign-in name (required)")
     account.add_argument(
         "--password-stdin",
         action="store_true",
-        help="read the password from standard input (else prompt for it)",
+        help="read the password from standard input (default: off, prompt for it)",
     )
     account.add_argument(
         "--fhir-user",
         required=True,
-        help="Patient/<id>, Practitioner/<id>, or RelatedPerson/<id> for a legal representative",
+        help="Patient/<id>, Practitioner/<id>, or RelatedPerson/<id> for a legal representative "
+        "(required)",
     )
     account.add_argument(
         "--represents",
         metavar="Patient/ID",
-        help="a legal representative's account: the patient whose record they act on",
+        help="a legal representative's account: the patient whose record they act on "
+        "(default: none)",
     )
     channel = account.add_mutually_exclusive_group(required=True)
-    channel.add_argument("--otp-email", metavar="ADDRESS", help="send one-time codes by e-mail")
-    channel.add_argument("--otp-sms", metavar="PHONE", help="send one-time codes by text message")
+    channel.add_argument(
+        "--otp-email",
+        metavar="ADDRESS",
+        help="send one-time codes by e-mail (required: this or --otp-sms)",
+    )
+    channel.add_argument(
+        "--otp-sms",
+        metavar="PHONE",
+        help="send one-time codes by text message (required: this or --otp-email)",
+    )
     account.add_argument(
         "--external-subject",
         metavar="ID",
-        help="a Practitioner's national id as the external identity provider asserts it",
+        help="a Practitioner's national id as the external identity provider asserts it "
+        "(default: none, built-in sign-in only)",
     )
 
 
 def add_register_client(sub) -> None:
     client = sub.add_parser("register-client", help="register an OAuth client (SMART app)")
-    client.add_argument("--name", required=True)
-    client.add_argument("--redirect-uri", action="append", default=[], help="repeatable")
+    client.add_argument("--name", required=True, help="the name people see (required)")
+    client.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        help="a redirect URI, exactly; repeatable (default: none, for a backend client)",
+    )
     client.add_argument(
         "--auth-method",
         choices=["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
         help="default: private_key_jwt with --jwks/--jwks-uri, else client_secret_basic",
     )
-    client.add_argument("--jwks", type=Path, help="a JSON file holding the public JWK Set")
-    client.add_argument("--jwks-uri")
+    client.add_argument(
+        "--jwks", type=Path, help="a JSON file holding the public JWK Set (default: none)"
+    )
+    client.add_argument("--jwks-uri", help="where the client publishes its JWK Set (default: none)")
     client.add_argument("--scope", default="", help="scopes it may be granted (default: any)")
     client.add_argument(
-        "--labelled", action="store_true", help="labelled professional software (user/ scopes)"
+        "--labelled",
+        action="store_true",
+        help="labelled professional software, which may get user/ scopes (default: off)",
     )
     client.add_argument(
         "--organization",
-        help="backend client: the Organization it acts for (e.g. Organization/123)",
+        help="backend client: the Organization it acts for, e.g. Organization/123 (default: none)",
     )
     client.add_argument(
         "--platform",
         action="store_true",
-        help="backend client of the operator's own services: reads every record (audited)",
+        help="backend client of the operator's own services: reads every record, audited "
+        "(default: off)",
     )
 
 
@@ -166,10 +187,12 @@ def add_record_status(sub) -> None:
         "record-status",
         help="show or set a person's record status (opposed or closed: no writes, no professional reads)",
     )
-    record.add_argument("--ins", required=True, help="the INS matricule (15 characters)")
-    record.add_argument("--system", default=INS_NIR, help=f"the INS system (default {INS_NIR})")
+    record.add_argument("--ins", required=True, help="the INS matricule, 15 characters (required)")
+    record.add_argument("--system", default=INS_NIR, help="the INS system (default: %(default)s)")
     record.add_argument(
-        "--set", choices=OPERATOR_STATUSES, help="the new status (default: only show it)"
+        "--set",
+        choices=OPERATOR_STATUSES,
+        help="the new status, one of %(choices)s (default: none, show the status)",
     )
 
 
@@ -218,7 +241,7 @@ def add_lifecycle(sub) -> None:
         help="lines 'ins,birth_date(YYYY-MM-DD),channel(email|sms|letter),address' "
         "(default: standard input)",
     )
-    notify.add_argument("--system", default=INS_NIR, help=f"the INS system (default {INS_NIR})")
+    notify.add_argument("--system", default=INS_NIR, help="the INS system (default: %(default)s)")
     actions.add_parser(
         "run",
         help="open the records whose opt-out window ended; erase the closed records whose "

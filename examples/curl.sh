@@ -90,6 +90,8 @@ echo "### read and vread"
 call 200 GET "Observation/$ID"
 pretty '{id, meta, value: .valueQuantity.value}'
 call 200 GET "Observation/$ID/_history/1"
+echo "### conditional read: the version held is still the current one"
+call 304 GET "Observation/$ID" -H 'If-None-Match: W/"1"'
 
 echo "### update with If-Match (optimistic locking): version 1 -> 2; a stale ETag is refused"
 sed -e "s/\"resourceType\": \"Observation\",/\"resourceType\": \"Observation\", \"id\": \"$ID\",/" \
@@ -101,6 +103,13 @@ call 412 PUT "Observation/$ID" -H "$CT" -H 'If-Match: W/"1"' --data-binary @"$BO
 echo "### patch (JSON Patch) with If-Match"
 call 200 PATCH "Observation/$ID" -H "Content-Type: application/json-patch+json" -H 'If-Match: W/"2"' \
   --data-binary '[{"op": "add", "path": "/note", "value": [{"text": "Pesée du matin"}]}]'
+pretty '{version: .meta.versionId, note}'
+
+echo "### patch (FHIRPath Patch, a Parameters resource)"
+call 200 PATCH "Observation/$ID" -H "$CT" -H 'If-Match: W/"3"' --data-binary '{"resourceType": "Parameters",
+  "parameter": [{"name": "operation", "part": [{"name": "type", "valueCode": "replace"},
+    {"name": "path", "valueString": "Observation.note.first().text"},
+    {"name": "value", "valueMarkdown": "Pesée du soir"}]}]}'
 pretty '{version: .meta.versionId, note}'
 
 echo "### history of the instance, of the type"

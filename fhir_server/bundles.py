@@ -7,6 +7,7 @@ from carnet_core.dates import date_range
 from carnet_core.errors import BadRequest, Issue
 from carnet_core.outcome import operation_outcome
 from fhir_server.search import cursor
+from fhir_server.search.engine import last_cursor
 from fhir_server.shaping import summarize
 from fhir_server.store.repository import Stored, instant
 
@@ -32,6 +33,7 @@ def searchset(interactions, req, result, warnings: list[Issue]) -> dict:
         cursors=(this_cursor, result.next_cursor, result.prev_cursor),
         shape=(req.summary, req.elements),
         warnings=warnings,
+        last=last_cursor(req) if result.total is not None and req.count > 0 else None,
     )
 
 
@@ -45,12 +47,19 @@ def page_bundle(
     cursors: tuple[str | None, str | None, str | None],
     shape: tuple[str | None, list[str] | None] = (None, None),
     warnings: list[Issue] = (),
+    last: str | None = None,
 ) -> dict:
     """A searchset page (bundle.html#searchset): `rows` as (search mode, stored version), links
-    to this page and the next and previous ones (`cursors`) under `path` of the base."""
+    to this page, the first, the next and previous ones (`cursors`) and the last one when its
+    cursor is known (`last`), under `path` of the base."""
     base = f"{interactions.base_url}/{path}" if path else interactions.base_url
     this_cursor, next_cursor, prev_cursor = cursors
-    links = [_link("self", _url(base, link_params, this_cursor))]
+    links = [
+        _link("self", _url(base, link_params, this_cursor)),
+        _link("first", _url(base, link_params)),
+    ]
+    if last:
+        links.append(_link("last", _url(base, link_params, last)))
     if next_cursor:
         links.append(_link("next", _url(base, link_params, next_cursor)))
     if prev_cursor:
@@ -96,7 +105,9 @@ def history_params(
                 )
             count = min(int(value), settings.max_count)
         elif name == "_cursor":
-            _, before = cursor.decode(value)
+            direction, before = cursor.decode(value)
+            if direction != "next":
+                raise BadRequest("The paging cursor is not valid here", expression=["_cursor"])
     return since, before, count
 
 
@@ -118,7 +129,10 @@ def history_page(interactions, path: str, params, rows, count: int, next_keys) -
     next page's cursor made of `next_keys` of its last row."""
     base = f"{interactions.base_url}/{path}"
     kept = [(k, v) for k, v in params if k in ("_since", "_count")]
-    links = [_link("self", _url(base, kept + [(k, v) for k, v in params if k == "_cursor"]))]
+    links = [
+        _link("self", _url(base, kept + [(k, v) for k, v in params if k == "_cursor"])),
+        _link("first", _url(base, kept)),
+    ]
     more = len(rows) > count
     rows = rows[:count]
     if more and rows:

@@ -128,7 +128,7 @@ def capability_statement(
         "implementation": {"description": "Carnet FHIR server", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "patchFormat": ["application/json-patch+json"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "implementationGuide": list(IMPLEMENTATION_GUIDES),
         "rest": [rest],
     }

@@ -6,6 +6,7 @@ test_config.py checks the README's tables against these declarations.
 """
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -33,6 +34,22 @@ def _integer(name: str, default: int) -> Any:
 def _flag(name: str) -> Any:
     """Off unless the variable says `1`, `true` or `yes` (any case)."""
     return _env(name, False, lambda text: text.strip().lower() in ("1", "true", "yes"))
+
+
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    """Comma-separated origins (`https://app.example`, `http://127.0.0.1:5173`), each exactly as
+    browsers send it in `Origin`; `*` is refused: only the public metadata is open to any origin."""
+    origins = tuple(o.strip().rstrip("/").lower() for o in text.split(",") if o.strip())
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ValueError(
+                f"FHIR_SERVER_CORS_ORIGINS: '{origin}' is not an origin such as https://app.example"
+                + (" ('*' is not allowed: list the apps' origins)" if origin == "*" else "")
+            )
+    return origins
 
 
 def env_var(setting) -> EnvVar | None:
@@ -83,6 +100,8 @@ class Settings:
     # The record's life (ingestion.lifecycle): the opt-out window, the archive of a closed record
     opt_out_days: int = _integer("FHIR_SERVER_OPT_OUT_DAYS", 42)
     archive_years: int = _integer("FHIR_SERVER_ARCHIVE_YEARS", 10)
+    # Browser apps (CORS): the origins allowed to call the FHIR API and the token endpoints
+    cors_origins: tuple[str, ...] | None = _env("FHIR_SERVER_CORS_ORIGINS", None, _origins)
     extra: dict = field(default_factory=dict)
 
     @property

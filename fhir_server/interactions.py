@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import Any
 
 import jsonpatch
 import jsonpointer
@@ -25,7 +26,7 @@ from carnet_core.errors import (
 )
 from carnet_core.outcome import information
 from consent import labels
-from fhir_server import resources
+from fhir_server import fhirpath_patch, resources
 from fhir_server.search.engine import SearchEngine, unknown_outcome
 from fhir_server.shaping import summarize
 from fhir_server.store.binary import BlobStore
@@ -327,7 +328,8 @@ class Interactions:
         prefer=None,
         uow=None,
     ) -> Reply:
-        """https://hl7.org/fhir/R4/http.html#patch with JSON Patch (RFC 6902)."""
+        """https://hl7.org/fhir/R4/http.html#patch with JSON Patch (RFC 6902) or FHIRPath Patch
+        (fhirpatch.html)."""
         self._check_writable(ctx, resource_type, "patch")
         current = self.store.read(ctx, resource_type, id, uow=uow)
         expected = parse_etag(if_match)
@@ -335,6 +337,30 @@ class Interactions:
             raise PreconditionFailed(
                 f"Version conflict on {resource_type}/{id}: If-Match asked for version {expected}, "
                 f"the current version is {current.vid}"
+            )
+        patched = self._patched(current, resource_type, operations)
+        if not isinstance(patched, dict):
+            raise InvalidResource("The patched resource is not a JSON object", code="processing")
+        if patched.get("id") != id or patched.get("resourceType") != resource_type:
+            raise InvalidResource(
+                "A patch cannot change the resource's id or resourceType", code="processing"
+            )
+        validate(patched, resource_type, self.profile_checks)
+        stored, _ = self.write(
+            ctx,
+            patched,
+            method="PATCH",
+            expected_vid=current.vid,
+            uow=uow,
+            prepare=self._prepare_binary(resource_type),
+        )
+        return self._written(stored, False, prefer)
+
+    def _patched(self, current: Stored, resource_type: str, operations) -> Any:
+        """The resource after a FHIRPath Patch (a Parameters) or a JSON Patch (a list)."""
+        if isinstance(operations, dict):
+            return fhirpath_patch.apply(
+                copy.deepcopy(self.resource_of(current)), resource_type, operations
             )
         if not isinstance(operations, list):
             raise BadRequest("A JSON Patch document is an array of operations")
@@ -360,22 +386,7 @@ class Interactions:
             ) from exc
         except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise BadRequest(f"Invalid JSON Patch: {exc}") from exc
-        if not isinstance(patched, dict):
-            raise InvalidResource("The patched resource is not a JSON object", code="processing")
-        if patched.get("id") != id or patched.get("resourceType") != resource_type:
-            raise InvalidResource(
-                "A patch cannot change the resource's id or resourceType", code="processing"
-            )
-        validate(patched, resource_type, self.profile_checks)
-        stored, _ = self.write(
-            ctx,
-            patched,
-            method="PATCH",
-            expected_vid=current.vid,
-            uow=uow,
-            prepare=self._prepare_binary(resource_type),
-        )
-        return self._written(stored, False, prefer)
+        return patched
 
     def conditional_patch(
         self, ctx, resource_type: str, query: str, operations, **options

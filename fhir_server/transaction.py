@@ -210,11 +210,14 @@ class BundleProcessor:
         return found.route.handler(self, ctx, call)
 
     def _patch_ops(self, entry: Entry):
-        """A PATCH entry carries its JSON Patch as a Binary (http.html#patch)."""
+        """A PATCH entry carries its JSON Patch as a Binary, or a FHIRPath Patch's Parameters
+        (http.html#patch)."""
         import base64
         import json
 
         binary = entry.resource
+        if isinstance(binary, dict) and binary.get("resourceType") == "Parameters":
+            return binary
         if (
             isinstance(binary, dict)
             and binary.get("resourceType") == "Binary"
@@ -225,7 +228,7 @@ class BundleProcessor:
             except ValueError as exc:
                 raise BadRequest(f"{entry.where}: the Binary does not hold a JSON Patch") from exc
         raise BadRequest(
-            f"{entry.where}: a PATCH entry carries a Binary holding a JSON Patch",
+            f"{entry.where}: a PATCH entry carries a Binary holding a JSON Patch, or a Parameters",
             expression=[f"{entry.where}.resource"],
         )
 

@@ -35,7 +35,7 @@ def record_grant(fhir_user: str, client_id: str, scope: str) -> None:
     )
 
 
-def authorized_apps(fhir_user: str) -> list[AuthorizedApp]:
+def authorized_apps(fhir_user: str, language: str = "en") -> list[AuthorizedApp]:
     grants = list(AppGrant.objects(fhir_user=fhir_user, revoked_at=None).order_by("-granted_at"))
     names = {
         c.client_id: c.client_name
@@ -47,7 +47,7 @@ def authorized_apps(fhir_user: str) -> list[AuthorizedApp]:
             g.client_id,
             names.get(g.client_id, g.client_id),
             g.granted_at,
-            describe(g.scope),
+            describe(g.scope, language),
         )
         for g in grants
     ]

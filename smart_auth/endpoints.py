@@ -140,5 +140,6 @@ def openid_configuration():
 
 
 @blueprint.get("/fhir/.well-known/smart-configuration")
+@blueprint.get("/.well-known/smart-configuration")  # at the root too, as some apps look there
 def smart_configuration():
     return jsonify(discovery.smart_configuration(_auth().settings.public_root))

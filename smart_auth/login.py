@@ -34,6 +34,7 @@ from flask import (
 from smart_auth import account_admin, csrf, external_idp, request_log, sessions
 from smart_auth.accounts import LoginPolicy, LoginRefused, authenticate
 from smart_auth.authorized_apps import authorized_apps, record_grant, revoke_grant
+from smart_auth.languages import negotiate, translate
 from smart_auth.models import Account, OAuthClient
 from smart_auth.otp import send_code, verify_code
 from smart_auth.scope_text import describe
@@ -102,9 +103,20 @@ def init_app(app: Flask) -> None:
     request_log.install()
 
 
+def page_language() -> str:
+    """The pages' language for this request (French unless the browser prefers English)."""
+    return negotiate(request.headers.get("Accept-Language"))
+
+
 @blueprint.context_processor
 def _template_globals() -> dict:
-    return {"csrf_token": csrf.token, "csrf_field": csrf.FIELD}
+    lang = page_language()
+    return {
+        "csrf_token": csrf.token,
+        "csrf_field": csrf.FIELD,
+        "lang": lang,
+        "t": lambda text, **values: translate(text, lang, **values),
+    }
 
 
 @blueprint.before_request
@@ -125,6 +137,9 @@ def _check_csrf():
 @blueprint.after_request
 def _security_headers(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
+    if response.mimetype == "text/html":
+        response.headers["Content-Language"] = page_language()
+        response.vary.add("Accept-Language")
     return response
 
 
@@ -232,7 +247,7 @@ def consent():
     return render_page(
         "consent.html",
         app_name=_client_name(pending["params"].get("client_id")),
-        permissions=describe(grant.request.scope or ""),
+        permissions=describe(grant.request.scope or "", page_language()),
         account=account,
         request_id=pending["id"],
     )
@@ -268,7 +283,8 @@ def apps():
     if account is None:
         session["next"] = url_for(".apps")
         return redirect(url_for(".login"))
-    return render_page("apps.html", apps=authorized_apps(account.fhir_user), account=account)
+    apps = authorized_apps(account.fhir_user, page_language())
+    return render_page("apps.html", apps=apps, account=account)
 
 
 @blueprint.post("/apps/<grant_id>/revoke")
@@ -310,9 +326,9 @@ def render_page(template: str, status: int = 200, **context):
     return render_template(f"carnet_auth/{template}", **context), status
 
 
-def error_page(status: int, title: str, message: str):
-    """A page telling the person what went wrong, with `status`."""
-    return render_page("message.html", status, title=title, message=message, error=True)
+def error_page(status: int, title: str, message: str, **more):
+    """A page telling the person what went wrong, with `status` (and `detail`, `back_url`)."""
+    return render_page("message.html", status, title=title, message=message, error=True, **more)
 
 
 def _login_page(message: str | None = None, status: int = 200, username: str = ""):
@@ -329,14 +345,36 @@ def _login_page(message: str | None = None, status: int = 200, username: str = "
     )
 
 
+# What a person is told of an authorization request that cannot go back to the app.
+_UNTRUSTED_REQUEST = {
+    "invalid_client": "This app is not known to Carnet, so it cannot connect to your health "
+    "record. Nothing was shared.",
+    "redirect_uri": "This app asked to come back to an address it did not register, so Carnet "
+    "stopped here. Nothing was shared.",
+}
+
+
 def _oauth_error(server, error: OAuth2Error):
-    """Redirect with the error when the redirect URI is trusted, else explain it on a page."""
+    """Redirect with the error when the redirect URI is trusted (RFC 6749 section 4.1.2.1),
+    else explain it on a page with a way back: never to the untrusted redirect URI."""
     if error.redirect_uri:
         return server.handle_response(*error())
+    description = error.get_error_description() or error.description or ""
+    if error.error == "invalid_client":
+        message = _UNTRUSTED_REQUEST["invalid_client"]
+    elif "redirect" in description.lower():
+        message = _UNTRUSTED_REQUEST["redirect_uri"]
+    else:
+        message = (
+            "This app's request is incomplete or wrong, so Carnet stopped here. Nothing was shared."
+        )
+    referrer = request.referrer or ""
     return error_page(
         400,
         "This app's request cannot be accepted",
-        f"{error.error}: {error.get_error_description() or error.description or ''}".strip(": "),
+        message,
+        detail=f"{error.error}: {description}".strip(": "),
+        back_url=referrer if referrer.startswith(("https://", "http://")) else None,
     )
 
 

@@ -4,6 +4,7 @@ SMART App Launch 2, "Scopes and Launch Context"
 (https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html): `r`/`s` (v1 `read`) read,
 `c` add, `u` change, `d` delete; `launch/patient`, `openid fhirUser`, `offline_access` and
 `online_access` become sentences too. Unknown scopes are shown as they are, never hidden.
+In English or in French (smart_auth.languages), the French written here with its grammar.
 """
 
 import re
@@ -50,6 +51,42 @@ OTHER_SCOPES = {
 }
 
 
+DATA_NAMES_FR = {
+    "*": "données de santé",
+    "AllergyIntolerance": "allergies",
+    "AuditEvent": "historique des accès (qui a consulté le dossier)",
+    "Binary": "fichiers des documents",
+    "CarePlan": "plans de soins",
+    "CareTeam": "équipes de soins",
+    "Composition": "documents structurés",
+    "Condition": "problèmes de santé et diagnostics",
+    "Consent": "choix de confidentialité",
+    "Coverage": "informations d'assurance maladie",
+    "DiagnosticReport": "comptes rendus d'examens et d'imagerie",
+    "DocumentReference": "documents",
+    "Encounter": "consultations et séjours à l'hôpital",
+    "Immunization": "vaccinations",
+    "MedicationRequest": "ordonnances",
+    "MedicationStatement": "médicaments",
+    "Observation": "résultats d'examens et mesures",
+    "Organization": "établissements de santé",
+    "Patient": "données d'identité et coordonnées",
+    "Practitioner": "professionnels de santé",
+    "Procedure": "actes et opérations",
+    "QuestionnaireResponse": "réponses aux questionnaires",
+}
+
+OTHER_SCOPES_FR = {
+    "openid": "Savoir qui vous êtes",
+    "fhirUser": "Savoir quel dossier ou quel profil professionnel est le vôtre",
+    "profile": "Voir votre nom",
+    "launch/patient": "Savoir quel dossier patient vous ouvrez avec elle",
+    "launch": "Être ouverte depuis votre logiciel professionnel avec le patient en cours",
+    "offline_access": "Garder son accès quand vous ne l'utilisez pas, jusqu'à ce que vous le révoquiez",
+    "online_access": "Garder son accès pendant que vous l'utilisez",
+}
+
+
 @dataclass(frozen=True)
 class Permission:
     """One sentence of the consent page; `writes` marks the ones that change data."""
@@ -58,8 +95,10 @@ class Permission:
     writes: bool = False
 
 
-def describe(scope: str) -> list[Permission]:
-    """The sentences that tell a person what `scope` (space-separated) lets an app do."""
+def describe(scope: str, language: str = "en") -> list[Permission]:
+    """The sentences that tell a person what `scope` (space-separated) lets an app do, in
+    `language` (`en` or `fr`)."""
+    french = language == "fr"
     grouped: dict[tuple[str, str, tuple], set[str]] = {}
     others: list[Permission] = []
     for item in dict.fromkeys(scope.split()):
@@ -68,11 +107,16 @@ def describe(scope: str) -> list[Permission]:
         except InvalidScope:
             parsed = None
         if parsed is None:
-            others.append(Permission(OTHER_SCOPES.get(item, f"Use the permission '{item}'")))
+            if french:
+                text = OTHER_SCOPES_FR.get(item, f"Utiliser la permission « {item} »")
+            else:
+                text = OTHER_SCOPES.get(item, f"Use the permission '{item}'")
+            others.append(Permission(text))
             continue
         key = (parsed.context, parsed.resource_type, parsed.query)
         grouped.setdefault(key, set()).update(parsed.permissions)
-    data = [_sentence(*key, perms) for key, perms in grouped.items()]
+    sentence = _sentence_fr if french else _sentence
+    data = [sentence(*key, perms) for key, perms in grouped.items()]
     # Reading first, then writing, then the rest: what matters most comes first.
     return sorted(data, key=lambda p: p.writes) + others
 
@@ -93,11 +137,30 @@ def _sentence(context: str, resource_type: str, query: tuple, perms: set[str]) -
     return Permission(text, writes=bool(perms & {"c", "u", "d"}))
 
 
+def _sentence_fr(context: str, resource_type: str, query: tuple, perms: set[str]) -> Permission:
+    verbs = ["lire"] if perms & {"r", "s"} else []
+    verbs += [
+        verb
+        for letter, verb in (("c", "ajouter"), ("u", "modifier"), ("d", "supprimer"))
+        if letter in perms
+    ]
+    name = DATA_NAMES_FR.get(resource_type) or f"données « {resource_type} »"
+    whose = {
+        "patient": f"vos {name}",
+        "user": f"les {name} des patients",
+        "system": f"les {name} de tous les patients",
+    }[context]
+    text = f"{_join(verbs, 'et').capitalize()} {whose}"
+    if query:
+        text += " (seulement " + ", ".join(f"{n} = {v}" for n, v in query) + ")"
+    return Permission(text, writes=bool(perms & {"c", "u", "d"}))
+
+
 def _data_name(resource_type: str) -> str:
     if resource_type in DATA_NAMES:
         return DATA_NAMES[resource_type]
     return re.sub(r"(?<!^)(?=[A-Z])", " ", resource_type).lower() + " records"
 
 
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+def _join(words: list[str], conjunction: str = "and") -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" {conjunction} " + words[-1]

@@ -4,6 +4,8 @@ https://hl7.org/fhir/R4/http.html#mime-type - JSON only (application/fhir+json, 
 XML and Turtle are answered 406 / 415.
 """
 
+import email.utils
+
 import simplejson
 from flask import Request, Response, request
 
@@ -101,6 +103,58 @@ def read_json_body(req: Request, allowed=JSON_TYPES):
         ) from exc
 
 
+def read_patch_body(req: Request):
+    """A PATCH body (http.html#patch): a JSON Patch array (application/json-patch+json) or a
+    FHIRPath Patch Parameters resource (application/fhir+json, fhirpatch.html)."""
+    body = read_json_body(req, allowed=(PATCH_TYPE, *JSON_TYPES))
+    if _media_type(req.headers.get("Content-Type")) == PATCH_TYPE:
+        if not isinstance(body, list):
+            raise BadRequest("A JSON Patch document is an array of operations")
+    elif not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise BadRequest(
+            f"A FHIRPath Patch is a Parameters resource; send a JSON Patch as {PATCH_TYPE}"
+        )
+    return body
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match, compared weakly (RFC 9110 section 8.8.3.2)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _modified_since(last_modified: str | None, since: str) -> bool:
+    """Whether the version changed after If-Modified-Since (an unreadable date is ignored)."""
+    try:
+        changed = email.utils.parsedate_to_datetime(last_modified or "")
+        asked = email.utils.parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return True
+    if changed is None or asked is None or asked.tzinfo is None:
+        return True
+    return changed > asked
+
+
+def not_modified(req: Request, reply: Reply) -> Reply:
+    """A read's or vread's 304 when the client holds this version (http.html#cread,
+    RFC 9110 sections 13.1.2 and 13.1.3: If-None-Match wins over If-Modified-Since)."""
+    if req.method not in ("GET", "HEAD") or reply.status != 200 or "ETag" not in reply.headers:
+        return reply
+    if_none_match = req.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = _etags(if_none_match)
+        held = "*" in tags or reply.headers["ETag"].removeprefix("W/") in tags
+    elif req.headers.get("If-Modified-Since"):
+        held = not _modified_since(
+            reply.headers.get("Last-Modified"), req.headers["If-Modified-Since"]
+        )
+    else:
+        return reply
+    if not held:
+        return reply
+    kept = ("ETag", "Last-Modified", "Content-Location")
+    return Reply(304, None, {k: v for k, v in reply.headers.items() if k in kept})
+
+
 def prefer(req: Request, key: str) -> str | None:
     """The value of one Prefer preference (RFC 7240), across repeated Prefer headers."""
     for header in req.headers.getlist("Prefer"):
@@ -114,7 +168,11 @@ def prefer(req: Request, key: str) -> str | None:
 def render(reply: Reply) -> Response:
     headers = dict(reply.headers)
     if reply.body is None:
-        return Response(status=reply.status, headers=headers)
+        # No body, so no content type (werkzeug would default to text/html): Prefer:
+        # return=minimal, 204, 304.
+        response = Response(status=reply.status, headers=headers)
+        del response.headers["Content-Type"]
+        return response
     if not isinstance(reply.body, dict):  # bytes, or pieces of a file streamed
         return Response(
             reply.body, status=reply.status, headers=headers, content_type=reply.content_type

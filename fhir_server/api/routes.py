@@ -15,7 +15,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from carnet_core.context import AccessContext
-from carnet_core.errors import FhirError, UnsupportedMediaType
+from carnet_core.errors import BadRequest, FhirError, UnsupportedMediaType
+from fhir_server import resources
 from fhir_server.api import http, openapi
 from fhir_server.route_table import ROUTES, Call, Match, Route, RouteTable
 from smart_auth.bearer import context_from_headers
@@ -53,7 +54,7 @@ def _body(route: Route):
     if route.body == "json":
         return http.read_json_body(request)
     if route.body == "patch":
-        return http.read_json_body(request, allowed=(http.PATCH_TYPE,))
+        return http.read_patch_body(request)
     return None
 
 
@@ -71,9 +72,20 @@ def _form(route: Route) -> list[tuple[str, str]]:
     return _pairs(request.form)
 
 
+def _check_id(found: Match) -> None:
+    """An id in the path that is not a FHIR id (datatypes.html#id) names nothing: 400."""
+    id = found.params.get("id")
+    if id is not None and not resources.is_valid_id(id):
+        raise BadRequest(
+            f"'{id}' is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})", expression=["id"]
+        )
+
+
 def _call(found: Match) -> Call:
-    """The request's inputs, checked in this order: 406, then 415 and 400 (before 401)."""
+    """The request's inputs, checked in this order: 400 for the id, 406, then 415 and 400
+    (before 401)."""
     route = found.route
+    _check_id(found)
     native = route.interaction == "read" and found.params.get("type") == "Binary"
     native = native and not http.wants_fhir(request)
     if route.method != "DELETE" and not native and not route.raw:
@@ -100,7 +112,10 @@ def dispatch(table: RouteTable = ROUTES) -> Response:
     found = table.match(request.method, _path())
     call = _call(found)
     ctx = None if found.route.public else _ctx(found)
-    return http.render(found.route.handler(current_app.extensions["carnet"], ctx, call))
+    reply = found.route.handler(current_app.extensions["carnet"], ctx, call)
+    if found.route.interaction in ("read", "vread"):
+        reply = http.not_modified(request, reply)
+    return http.render(reply)
 
 
 class _FhirView(MethodView):

@@ -36,7 +36,7 @@ def decode(token: str) -> tuple[str, list]:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw)
         direction = data["d"]
-        if direction not in ("next", "prev"):
+        if direction not in ("next", "prev", "last"):
             raise ValueError(direction)
         return direction, [_decode_value(v) for v in data["k"]]
     except (ValueError, KeyError, TypeError) as exc:

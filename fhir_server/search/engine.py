@@ -51,6 +51,11 @@ class SearchRequest:
         )
 
 
+def last_cursor(req: SearchRequest) -> str:
+    """The `_cursor` of a search's last page (its rows counted back from the end)."""
+    return cursor.encode("last", [_signature(req.sort)])
+
+
 @dataclass
 class SearchResult:
     matches: list[Stored]
@@ -277,24 +282,29 @@ class SearchEngine:
         sort = req.sort
         page_query = query
         direction = "next"
+        limit = req.count
         if req.cursor:
             direction, keys = req.cursor
             if len(keys) != len(sort) + 1 or keys[-1] != _signature(sort):
-                raise BadRequest(
-                    "The paging cursor belongs to another search order; start the search again",
-                    expression=["_cursor"],
-                )
+                if not (direction == "last" and keys == [_signature(sort)]):
+                    raise BadRequest(
+                        "The paging cursor belongs to another search order; start the search again",
+                        expression=["_cursor"],
+                    )
             keys = keys[:-1]
-            order = sort if direction == "next" else [(f, -d) for f, d in sort]
-            condition = cursor.keyset(order, keys)
-            page_query = {"$and": [query, condition]} if query else condition
-            sort = order
-        docs = self.store.find(ctx, req.resource_type, page_query, sort=sort, limit=req.count + 1)
-        more = len(docs) > req.count
-        docs = docs[: req.count]
-        if direction == "prev":
+            sort = sort if direction == "next" else [(f, -d) for f, d in sort]
+            if direction == "last":
+                # The last page holds what is left after full pages, as paging forward would.
+                limit = (total - 1) % req.count + 1 if total else req.count
+            else:
+                condition = cursor.keyset(sort, keys)
+                page_query = {"$and": [query, condition]} if query else condition
+        docs = self.store.find(ctx, req.resource_type, page_query, sort=sort, limit=limit + 1)
+        more = len(docs) > limit
+        docs = docs[:limit]
+        if direction != "next":
             docs.reverse()
-        has_next = more if direction == "next" else bool(req.cursor)
+        has_next = more if direction == "next" else direction == "prev"
         has_prev = bool(req.cursor) and (direction == "next" or more)
         sig = [_signature(req.sort)]
         next_cursor = (

@@ -19,7 +19,7 @@ def test_metadata_is_a_capability_statement(fhir):
     assert body["status"] == "active"
     assert "application/fhir+json" in body["format"]
     assert "xml" not in body["format"]
-    assert body["patchFormat"] == ["application/json-patch+json"]
+    assert body["patchFormat"] == ["application/json-patch+json", "application/fhir+json"]
     assert body["implementation"]["url"] == "http://testserver/fhir"
     rest = body["rest"][0]
     assert rest["mode"] == "server"

@@ -101,11 +101,14 @@ def test_patch_making_resource_invalid_is_422(fhir, pid, snapshot):
     assert snapshot() == before
 
 
-def test_patch_needs_json_patch_media_type(fhir, pid, snapshot):
+def test_patch_needs_a_patch_media_type(fhir, pid, snapshot):
     before = snapshot()
     ops = [{"op": "remove", "path": "/birthDate"}]
-    response = fhir.patch(f"Patient/{pid}", ops, content_type="application/fhir+json")
+    response = fhir.patch(f"Patient/{pid}", ops, content_type="text/plain")
     assert_outcome(response, 415, "not-supported")
+    # application/fhir+json carries a FHIRPath Patch (a Parameters), not a JSON Patch array.
+    response = fhir.patch(f"Patient/{pid}", ops, content_type="application/fhir+json")
+    assert_outcome(response, 400, "invalid")
     assert snapshot() == before
 
 

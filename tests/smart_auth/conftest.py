@@ -102,8 +102,11 @@ def authorize_params(
 class Browser:
     """A person's browser over Flask's test client: it keeps cookies and posts the forms."""
 
-    def __init__(self, client):
+    def __init__(self, client, language: str = "en"):
         self.http = client
+        # The pages are in French unless the browser asks for English; these tests read English
+        # (tests/smart_auth/test_page_language.py reads both).
+        self.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
         self.page = ""
 
     def get(self, url: str, **kw):

@@ -53,20 +53,22 @@ def test_browser_goes_through_login_code_and_consent(live_server, page):
     page.goto(f"{live_server.url}/auth/authorize?{urlencode(params)}")
     assert page.url == f"{live_server.url}/auth/login"
     assert "Mon Appli Santé" in page.content()
-    page.get_by_label("Username").fill("alice.martin")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
+    # The browser speaks French (locale fr-FR): so do the pages.
+    assert page.locator("html").get_attribute("lang") == "fr"
+    page.get_by_label("Identifiant").fill("alice.martin")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Continuer").click()
 
     page.wait_for_url("**/auth/code")
-    page.get_by_label("6-digit code").fill(live_server.outbox.last_code())
-    page.get_by_role("button", name="Confirm").click()
+    page.get_by_label("Code à 6 chiffres").fill(live_server.outbox.last_code())
+    page.get_by_role("button", name="Valider").click()
 
     page.wait_for_url("**/auth/consent")
     assert page.get_by_role("heading", level=1).inner_text() == (
-        "Allow Mon Appli Santé to access your health record?"
+        "Autoriser Mon Appli Santé à accéder à votre dossier de santé ?"
     )
-    assert page.get_by_text("Read your documents").is_visible()
-    page.get_by_role("button", name="Allow").click()
+    assert page.get_by_text("Lire vos documents").is_visible()
+    page.get_by_role("button", name="Autoriser", exact=True).click()
 
     page.wait_for_url(REDIRECT_URI + "*")
     assert "Back in the app" in page.content()

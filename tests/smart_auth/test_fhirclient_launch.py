@@ -37,7 +37,7 @@ def browse_to_callback(authorize_url: str, outbox) -> str:
         page.url, data={"code": outbox.last_code(), "csrf_token": _CSRF.search(page.text)[1]}
     )
     assert page.url.endswith("/auth/consent"), page.text
-    assert "Read your documents" in page.text
+    assert "Lire vos documents" in page.text
     answer = browser.post(
         page.url,
         data={
