@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import BASE, assert_outcome
 
-
 # One record: a search across records sorts only by _id (README, "Indexes").
 RECORD = "patient=Patient/pg"
 
