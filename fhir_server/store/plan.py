@@ -160,12 +160,20 @@ def _with_index(
     wanted = [(f, d) for f, d in sort if f not in fixed]
     if not wanted or (orderable and _orders(index, prefix, wanted)):
         return None
-    if any(name in BOUNDING for name in bound) or (index.unique and prefix == len(index.keys)):
-        return None  # a bounded set: listed ids, one record
+    if any(_bounds(name, conj.fields[name]) for name in bound) or (
+        index.unique and prefix == len(index.keys)
+    ):
+        return None  # a bounded set: listed ids, one record or a few
     if (ranged or not orderable) and 0 < limit <= SMALL_LIMIT:
         return None  # a top-k sort behind a range: nothing can order past one
     fields = ", ".join([*bound, *(f for f, _ in wanted)])
     return f"its sort {_sort_text(sort)} needs an index ({fields}) to page in order"
+
+
+def _bounds(name: str, condition: _Condition) -> bool:
+    """Does an equality on `name` bound the set a blocking sort sorts? Listed ids do; records
+    (`pk`) only a few at a time (beyond, as many documents as their whole records hold)."""
+    return name in BOUNDING and (name != "pk" or condition.points <= MAX_EXPLODE)
 
 
 def _orders(index: Index, start: int, sort: list[tuple[str, int]]) -> bool:

@@ -86,6 +86,13 @@ def test_a_unique_key_or_an_id_bounds_a_blocking_sort():
     assert check(HISTORY, {"id": "a"}, [("lu", -1)], 0) is None
 
 
+def test_many_records_sort_only_behind_a_small_limit():
+    records = {"pk": {"$in": [f"Patient/{i}" for i in range(500)]}}  # a large care team
+    assert check(CURRENT, records, [("so.date", -1), ("_id", 1)], PAGE) is None  # top-k
+    assert check(CURRENT, records, [("so.date", -1), ("_id", 1)], 0) is not None
+    assert check(CURRENT, {"pk": "Patient/1"}, [("so.date", -1)], 0) is None  # one record
+
+
 def test_history_pages_newest_first_across_records():
     assert check(HISTORY, {"lu": {"$gte": 1}}, [("lu", -1), ("_id", -1)], PAGE) is None
     deposits = {"acl.by": {"$in": ["Organization/h"]}}
