@@ -213,16 +213,18 @@ def check(
         if not any(why):
             return None
         reasons.insert(0, f"a branch of its $or: {next(w for w in why if w)}")
-    return _best(reasons, conj, indexes)
+    return _best(reasons, conj, indexes, sort)
 
 
-def _best(reasons: list[str], conj: _Conjunction, indexes: list[Index]) -> str:
+def _best(reasons: list[str], conj: _Conjunction, indexes: list[Index], sort: list) -> str:
     """The most telling reason: a sort's or a negation's before 'nothing bounds'."""
     for reason in reasons:
         if not reason.startswith("nothing bounds") and not reason.startswith("it reads"):
             return reason
     if conj.negations:
         return f"{conj.negations[0]} with no equality on an index prefix to bound it"
+    if sort and not conj.fields:
+        return f"nothing narrows it and no declared index is in the order {_sort_text(sort)}"
     if conj.fields:
         declared = ", ".join(str(index) for index in indexes) or "none"
         return (

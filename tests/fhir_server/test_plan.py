@@ -58,7 +58,7 @@ def test_esr_served_queries_pass(query, sort, limit):
         ({"has": "birthdate"}, None, PAGE, "no declared index"),  # a parameter name, no value
         ({"dt": {"$elemMatch": {"p": "date", "x": {"$gt": 1}}}}, None, PAGE, "no declared"),
         ({"tk": "status|current"}, [("so.date", 1), ("_id", 1)], PAGE, "(tk, so.date, _id)"),
-        ({}, [("so.date", 1)], PAGE, "nothing bounds"),
+        ({}, [("so.date", 1)], PAGE, "nothing narrows it"),
         ({}, None, 0, "whole collection"),
         ({"$or": [{"tk": "a"}, {"res.x": 1}]}, None, PAGE, "a branch of its $or"),
         ({"lu": {"$gte": 5}}, [("_id", 1)], 0, "needs an index"),  # a blocking sort, no limit
