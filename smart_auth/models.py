@@ -51,7 +51,7 @@ class Account(_Base):
     failed_logins = me.IntField(default=0)
     locked_until = me.DateTimeField()
     created = me.DateTimeField(default=utcnow)
-    meta = {"collection": "auth_accounts"}
+    meta = {"collection": "auth_accounts", "indexes": ["fhir_user"]}
 
 
 class OAuthClient(_Base):
@@ -120,7 +120,8 @@ class RefreshToken(_Grant):
     token_hash = me.StringField(required=True, unique=True)
     revoked = me.BooleanField(default=False)
     family = me.StringField()  # the authorization code this chain of refreshes started from
-    meta = _expiring("auth_refresh_tokens", "family")
+    # the family a replay revokes; a person's tokens for an app they stop authorizing
+    meta = _expiring("auth_refresh_tokens", "family", ("fhir_user", "client_id"))
 
 
 class IssuedToken(_Expiring):
@@ -164,7 +165,11 @@ class AppGrant(_Base):
     scope = me.StringField(default="")
     granted_at = me.DateTimeField(default=utcnow)
     revoked_at = me.DateTimeField()
-    meta = {"collection": "auth_app_grants", "indexes": [("fhir_user", "client_id")]}
+    # smart_auth.authorized_apps: one app's grant; a person's grants, newest first.
+    meta = {
+        "collection": "auth_app_grants",
+        "indexes": [("fhir_user", "client_id"), ("fhir_user", "-granted_at")],
+    }
 
 
 class SignInSession(_Expiring):
@@ -199,4 +204,5 @@ class SigningKey(_Base):
     private_jwk = me.DictField(required=True)
     created = me.DateTimeField(default=utcnow)
     retired_at = me.DateTimeField()
-    meta = {"collection": "auth_signing_keys"}
+    # smart_auth.keys: the live keys newest first (retired_at None), the recently retired ones.
+    meta = {"collection": "auth_signing_keys", "indexes": [("retired_at", "-created")]}

@@ -7,10 +7,14 @@ import uuid
 
 import pytest
 
+from carnet import app as app_module
 from carnet.app import build, create_app
 from fhir_server.config import Settings
+from fhir_server.store import db as db_module
 from fhir_server.store.embedded.engine import FILE_NAME
+from tests import core as core_module
 from tests.core import watched
+from tests.plan_check import PlanCheck
 
 FHIR_JSON = "application/fhir+json"
 BASE = "http://testserver/fhir"
@@ -38,6 +42,23 @@ def data_dir(tmp_path, monkeypatch, store_template):
         shutil.copy(store_template / FILE_NAME, path / FILE_NAME)
     monkeypatch.setenv("FHIR_SERVER_DATA_DIR", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def plan_check(monkeypatch):
+    """Every query the server sends in this test, on any engine, must be served by a declared
+    index (tests/plan_check.py): the test fails naming each one that is not, and what it lacks."""
+    plan = PlanCheck()
+    for module in (app_module, db_module, core_module):
+        if hasattr(module, "connect"):
+            monkeypatch.setattr(module, "connect", plan.connect(module.connect))
+        if hasattr(module, "connect_documents"):
+            monkeypatch.setattr(
+                module, "connect_documents", plan.connect_documents(module.connect_documents)
+            )
+    yield plan
+    if plan.unserved:
+        pytest.fail("\n".join(dict.fromkeys(plan.unserved)), pytrace=False)
 
 
 @pytest.fixture
@@ -169,7 +190,7 @@ def store_snapshot(carnet) -> dict:
 
     The audit trail is left out: a refused or failed access is itself recorded (consent.audit).
     """
-    db = carnet.store.db
+    db = carnet.store.db.unchecked  # the test's own reads, not the server's
     return {
         name: sorted(map(repr, db[name].find()))
         for name in sorted(db.list_collection_names())

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from carnet_core import dates
-from carnet_core.errors import BadRequest
+from carnet_core.errors import BadRequest, TooCostly
 from fhir_server.indexing import values
 from fhir_server.indexing.registry import SearchParam
 
@@ -115,16 +115,24 @@ def string(param: SearchParam, modifier: str | None, value: str) -> dict:
     value = unescape(value)
     if modifier == "exact":
         return {"se": values.key(param.code, value)}
+    if modifier == "contains":
+        # A substring can start anywhere: no index on the values serves it (only a scan of every
+        # value of the parameter would), so it is refused rather than run (README, "Strings").
+        raise TooCostly(
+            f"'{param.code}:contains' is not supported: it cannot be served by an index; "
+            f"search '{param.code}' by its start (the default) or with ':exact'",
+            expression=[f"{param.code}:contains"],
+        )
     prefix = re.escape(values.key(param.code, ""))
     needle = re.escape(values.normalize(value))
-    if modifier == "contains":
-        return {"st": {"$regex": f"^{prefix}.*{needle}"}}
     return {"st": {"$regex": f"^{prefix}{needle}"}}
 
 
 def _date_condition(prefix: str, lo: datetime, hi: datetime) -> dict:
-    if prefix == "eq":
-        return {"lo": {"$gte": lo}, "hi": {"$lte": hi}}
+    """A stored value's range [lo, hi] against the searched one, each as a range on the field an
+    index orders (fhir_server.store.indexes: `dt` on the start, `dt_hi` on the end)."""
+    if prefix == "eq":  # within [lo, hi]: its start too, so the start is bounded on both sides
+        return {"lo": {"$gte": lo, "$lte": hi}, "hi": {"$lte": hi}}
     if prefix == "gt":
         return {"hi": {"$gt": hi}}
     if prefix == "lt":
@@ -149,16 +157,13 @@ def date(param: SearchParam, modifier: str | None, value: str) -> dict:
             param, value, "not a date, dateTime or instant (YYYY[-MM[-DD[Thh:mm[:ss]]]])"
         ) from exc
     field = {"p": param.code}
-    if prefix == "ne":  # a resource without the value is not "not equal" to it
-        eq = {"$elemMatch": {**field, **_date_condition("eq", lo, hi)}}
-        return {"has": param.code, "dt": {"$not": eq}}
-    if prefix in ("ge", "le"):
-        strict = "gt" if prefix == "ge" else "lt"
+    if prefix in ("ne", "ge", "le"):
+        # ne: a value starting before or ending after the range (a resource without the value is
+        # not "not equal" to it); ge / le: after or within, before or within. Each a range an
+        # index bounds, as one would be.
+        parts = {"ne": ("lt", "gt"), "ge": ("gt", "eq"), "le": ("lt", "eq")}[prefix]
         return any_of(
-            [
-                {"dt": {"$elemMatch": {**field, **_date_condition(strict, lo, hi)}}},
-                {"dt": {"$elemMatch": {**field, **_date_condition("eq", lo, hi)}}},
-            ]
+            [{"dt": {"$elemMatch": {**field, **_date_condition(p, lo, hi)}}} for p in parts]
         )
     return {"dt": {"$elemMatch": {**field, **_date_condition(prefix, lo, hi)}}}
 
@@ -188,8 +193,10 @@ def quantity(param: SearchParam, modifier: str | None, value: str) -> dict:
         "eb": {"$lt": v},
         "ap": {"$gte": v - abs(v) * 0.1, "$lte": v + abs(v) * 0.1},
     }
-    if prefix == "ne":  # a resource without the value is not "not equal" to it
-        return {"has": param.code, "nq": {"$not": {"$elemMatch": {**cond, "v": ranges["eq"]}}}}
+    if prefix == "ne":  # below or above the range (a resource without the value is not "not
+        # equal" to it): two ranges an index bounds
+        below, above = {"$lt": lo}, {"$gte": hi}
+        return any_of([{"nq": {"$elemMatch": {**cond, "v": v}}} for v in (below, above)])
     return {"nq": {"$elemMatch": {**cond, "v": ranges[prefix]}}}
 
 

@@ -203,6 +203,7 @@ class SearchEngine:
     ) -> list[dict]:
         """A chain's or `_has`'s inner matches, in id order: beyond max_chain_ids, too costly."""
         limit = self.settings.max_chain_ids
+        self.store.check_plan(ctx, resource_type, query, [("_id", 1)], limit + 1)
         docs = self.store.find(
             ctx, resource_type, query, projection=projection, limit=limit + 1, sort=[("_id", 1)]
         )
@@ -274,6 +275,10 @@ class SearchEngine:
     # -- execution ------------------------------------------------------------------------------
     def execute(self, ctx: AccessContext, req: SearchRequest) -> SearchResult:
         query = req.query()
+        paging = req.summary != "count" and req.count != 0
+        self.store.check_plan(
+            ctx, req.resource_type, query, req.sort if paging else None, req.count + 1
+        )
         total = None
         if req.total != "none" or req.summary == "count":
             total = self.store.count(ctx, req.resource_type, query)

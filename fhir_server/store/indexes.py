@@ -2,41 +2,54 @@
 
 They lead with the patient-compartment key `pk` where a query has it (the shard key of a sharded
 deployment), and have twins without it for directory and cross-patient lookups (MHD's
-`patient.identifier`, conditional operations on a business identifier).
+`patient.identifier`, conditional operations on a business identifier). A search across records
+(a hospital's deposits, the platform's) pages in `_id` order straight from an index: the
+equality fields, then `_id` (fhir_server.store.plan checks every query against these; the README's
+index table says which queries each serves).
 """
 
 from pymongo import ASCENDING, DESCENDING
+
+from fhir_server.resources import SUPPORTED_TYPES
+from fhir_server.store.plan import Index
 
 CURRENT_INDEXES: dict[str, list[tuple[str, int]]] = {
     "pk_id": [("pk", ASCENDING), ("_id", ASCENDING)],
     "lu": [("lu", DESCENDING), ("_id", ASCENDING)],
     "pk_tk": [("pk", ASCENDING), ("tk", ASCENDING)],
-    "tk": [("tk", ASCENDING)],
+    "tk": [("tk", ASCENDING), ("_id", ASCENDING)],
     "pk_st": [("pk", ASCENDING), ("st", ASCENDING)],
     "st": [("st", ASCENDING)],
-    "se": [("se", ASCENDING)],
+    "se": [("se", ASCENDING), ("_id", ASCENDING)],
     "tt": [("tt", ASCENDING)],
     "pk_rf": [("pk", ASCENDING), ("rf", ASCENDING)],
-    "rf": [("rf", ASCENDING)],
+    "rf": [("rf", ASCENDING), ("_id", ASCENDING)],
     "pk_dt": [("pk", ASCENDING), ("dt.p", ASCENDING), ("dt.lo", ASCENDING)],
     "dt": [("dt.p", ASCENDING), ("dt.lo", ASCENDING)],
+    "dt_hi": [("dt.p", ASCENDING), ("dt.hi", ASCENDING)],
     "nq": [("nq.p", ASCENDING), ("nq.v", ASCENDING)],
-    "has": [("has", ASCENDING)],
     # consent.policy: what a professional deposited, in any record; documents awaiting release.
-    "by": [("acl.by", ASCENDING), ("pk", ASCENDING)],
+    "by": [("acl.by", ASCENDING), ("_id", ASCENDING)],
     "labels": [("acl.labels", ASCENDING)],
 }
 
 HISTORY_INDEXES: dict[str, list[tuple[str, int]]] = {
     "id_vid": [("id", ASCENDING), ("vid", DESCENDING)],
     "pk_lu": [("pk", ASCENDING), ("lu", DESCENDING)],
-    "lu": [("lu", DESCENDING)],
-    "by": [("acl.by", ASCENDING), ("pk", ASCENDING)],
+    "lu": [("lu", DESCENDING), ("_id", DESCENDING)],
+    "by": [("acl.by", ASCENDING), ("lu", DESCENDING), ("_id", DESCENDING)],
 }
 
 # fhir_server.store.claims: unique keys by `_id`; the claims a deleted resource held.
 CLAIM_INDEXES: dict[str, list[tuple[str, int]]] = {
     "holder": [("rt", ASCENDING), ("id", ASCENDING)],
+}
+
+# fhir_server.store.binary: GridFS's own, which the driver creates with the first file.
+GRIDFS_COLLECTION = "binary_content"
+GRIDFS_INDEXES: dict[str, dict[str, list[tuple[str, int]]]] = {
+    f"{GRIDFS_COLLECTION}.files": {"filename": [("filename", 1), ("uploadDate", 1)]},
+    f"{GRIDFS_COLLECTION}.chunks": {"files_id_n": [("files_id", 1), ("n", 1)]},
 }
 
 
@@ -46,3 +59,23 @@ def current_name(resource_type: str) -> str:
 
 def history_name(resource_type: str) -> str:
     return f"{resource_type}_history"
+
+
+def _indexes(declared: dict[str, list[tuple[str, int]]]) -> list[Index]:
+    return [Index(name, tuple(keys)) for name, keys in declared.items()]
+
+
+def declared(collection: str) -> list[Index] | None:
+    """The indexes declared for one of the store's collections; None for another collection."""
+    if collection in SUPPORTED_TYPES:
+        return _indexes(CURRENT_INDEXES)
+    if collection.removesuffix("_history") in SUPPORTED_TYPES:
+        return _indexes(HISTORY_INDEXES)
+    if collection == "claims":
+        return _indexes(CLAIM_INDEXES)
+    if collection in GRIDFS_INDEXES:
+        return _indexes(GRIDFS_INDEXES[collection])
+    return None
+
+
+CURRENT = _indexes(CURRENT_INDEXES)

@@ -35,7 +35,7 @@ from fhir_server.indexing.compartment import compartment_key
 from fhir_server.indexing.extract import extract
 from fhir_server.indexing.registry import Registry
 from fhir_server.resources import IMMUTABLE_TYPES, SUPPORTED_TYPES
-from fhir_server.store import indexes
+from fhir_server.store import indexes, plan
 from fhir_server.store.binary_access import binary_ids, follow_document
 from fhir_server.store.claims import Claim, Claims
 from fhir_server.store.documents import Documents
@@ -182,6 +182,24 @@ class Store:
         if not parts:
             return {}
         return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    def check_plan(
+        self,
+        ctx: AccessContext,
+        resource_type: str,
+        query: dict,
+        sort: list[tuple[str, int]] | None,
+        limit: int,
+    ) -> None:
+        """Refuse (TooCostly) a search no declared index would serve as MongoDB's planner serves
+        it (fhir_server.store.plan), the policy's predicate included: it is never run as a scan."""
+        full = self._policy_filter(ctx, resource_type, query)
+        why = plan.check(indexes.CURRENT, full, sort, limit)
+        if why is not None:
+            raise TooCostly(
+                f"This {resource_type} search cannot be served by an index ({why}); add a "
+                "parameter that narrows it (patient, subject, identifier...) or sort by _id"
+            )
 
     def find(
         self,

@@ -30,8 +30,8 @@ def _professional_searches(world, client_for) -> list[str]:
     secret, normal = world.doc("alice", "secret"), world.doc("alice", "normal")
     urls = [
         f"DocumentReference?_id={normal},{secret}",
-        f"Patient?_has:DocumentReference:subject:description:contains={SECRET_WORD}",
-        f"DocumentReference?patient=Patient/alice&description:contains={SECRET_WORD}",
+        f"Patient?_has:DocumentReference:subject:description=suspicion%20de%20{SECRET_WORD}",
+        f"DocumentReference?patient=Patient/alice&description=suspicion%20de%20{SECRET_WORD}",
         f"DocumentReference?_id={secret}&_include=DocumentReference:subject",
         "Patient?_id=alice&_revinclude=DocumentReference:subject&_count=200",
     ]

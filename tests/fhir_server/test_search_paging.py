@@ -10,11 +10,15 @@ import pytest
 
 from tests.conftest import BASE, assert_outcome
 
+# One record: a search across records sorts only by _id (README, "Indexes").
+RECORD = "patient=Patient/pg"
+
 
 def _doc(description=None, date=None):
     doc = {
         "resourceType": "DocumentReference",
         "status": "current",
+        "subject": {"reference": "Patient/pg"},
         "content": [{"attachment": {"contentType": "text/plain", "url": "http://x/a"}}],
     }
     if description:
@@ -40,6 +44,7 @@ def _ids(bundle):
 @pytest.fixture
 def docs(fhir):
     """23 documents: descriptions with ties and gaps, dates with ties and gaps."""
+    assert fhir.put("Patient/pg", {"resourceType": "Patient", "id": "pg"}).status_code == 201
     out = []
     for i in range(23):
         description = None if i % 5 == 0 else f"doc {i % 4}"
@@ -79,7 +84,7 @@ def test_walk_while_writing_and_deleting(fhir, docs, sort):
         created.append(fhir.create(_doc(f"doc {page % 4}", "2024-01-02T00:00:00Z"))["id"])
         created.append(fhir.create(_doc())["id"])
 
-    seen, pages = _walk(fhir, f"DocumentReference?status=current&_count=5{sort}", write_meanwhile)
+    seen, pages = _walk(fhir, f"DocumentReference?{RECORD}&_count=5{sort}", write_meanwhile)
     assert len(seen) == len(set(seen)), "a resource was returned twice"
     assert set(docs) <= set(seen), "a pre-existing resource was skipped"
     assert set(seen) <= set(docs) | set(created)
@@ -87,7 +92,7 @@ def test_walk_while_writing_and_deleting(fhir, docs, sort):
 
 
 def test_deleting_seen_rows_does_not_shift_pages(fhir, docs):
-    first = fhir.search("DocumentReference?status=current&_count=5&_sort=description")
+    first = fhir.search(f"DocumentReference?{RECORD}&_count=5&_sort=description")
     for id in _ids(first):
         assert fhir.delete(f"DocumentReference/{id}").status_code in (200, 204)
     rest, _ = _walk(fhir, _link(first, "next"))
@@ -96,14 +101,14 @@ def test_deleting_seen_rows_does_not_shift_pages(fhir, docs):
 
 def test_pages_follow_the_sort_order(fhir, docs):
     all_at_once = _ids(
-        fhir.search("DocumentReference?status=current&_count=100&_sort=-description,date")
+        fhir.search(f"DocumentReference?{RECORD}&_count=100&_sort=-description,date")
     )
-    paged, _ = _walk(fhir, "DocumentReference?status=current&_count=4&_sort=-description,date")
+    paged, _ = _walk(fhir, f"DocumentReference?{RECORD}&_count=4&_sort=-description,date")
     assert paged == all_at_once
 
 
 def test_previous_goes_back(fhir, docs):
-    url = "DocumentReference?status=current&_count=5&_sort=date"
+    url = f"DocumentReference?{RECORD}&_count=5&_sort=date"
     first = fhir.search(url)
     assert _link(first, "previous") is None
     second = fhir.search(_link(first, "next"))
@@ -117,14 +122,14 @@ def test_previous_goes_back(fhir, docs):
 
 
 def test_last_page_has_no_next(fhir, docs):
-    bundle = fhir.search("DocumentReference?status=current&_count=23")
+    bundle = fhir.search(f"DocumentReference?{RECORD}&_count=23")
     assert len(_ids(bundle)) == 23 and _link(bundle, "next") is None
     assert bundle["total"] == 23
 
 
 def test_links_keep_the_search(fhir, docs):
-    first = fhir.search("DocumentReference?status=current&description=doc%201&_count=2")
-    walked, _ = _walk(fhir, "DocumentReference?status=current&description=doc%201&_count=2")
+    first = fhir.search(f"DocumentReference?{RECORD}&description=doc%201&_count=2")
+    walked, _ = _walk(fhir, f"DocumentReference?{RECORD}&description=doc%201&_count=2")
     assert "description=doc+1" in _link(first, "next") or "description=doc%201" in _link(
         first, "next"
     )
@@ -132,8 +137,8 @@ def test_links_keep_the_search(fhir, docs):
 
 
 def test_tampered_cursor_is_400(fhir, docs):
-    assert_outcome(fhir.get("DocumentReference?status=current&_cursor=garbage"), 400)
-    first = fhir.search("DocumentReference?status=current&_count=5&_sort=-description,date")
+    assert_outcome(fhir.get(f"DocumentReference?{RECORD}&_cursor=garbage"), 400)
+    first = fhir.search(f"DocumentReference?{RECORD}&_count=5&_sort=-description,date")
     cursor = _link(first, "next").split("_cursor=")[1]
-    changed = f"DocumentReference?status=current&_count=5&_cursor={cursor}"
+    changed = f"DocumentReference?{RECORD}&_count=5&_cursor={cursor}"
     assert_outcome(fhir.get(changed), 400)

@@ -78,11 +78,20 @@ def test_profile_uri(fhir, weights):
 
 
 def test_missing_on_quantity_and_uri(fhir, weights):
-    assert _ids(fhir, "value-quantity:missing=true") == _of(weights, "none")
-    assert _ids(fhir, "value-quantity:missing=false") == _of(
+    # Narrowed by another parameter (here `status`): alone, nothing would bound it across records.
+    assert _ids(fhir, "status=final&value-quantity:missing=true") == _of(weights, "none")
+    assert _ids(fhir, "status=final&value-quantity:missing=false") == _of(
         weights, "light", "mid", "heavy", "grams"
     )
-    assert _ids(fhir, "_profile:missing=false") == _of(weights, "mid")
+    assert _ids(fhir, "status=final&_profile:missing=false") == _of(weights, "mid")
+
+
+def test_missing_alone_across_records_is_too_costly(fhir, weights, snapshot):
+    before = snapshot()
+    for url in ("Observation?value-quantity:missing=true", "Observation?_profile:missing=false"):
+        body = assert_outcome(fhir.get(url), 400, "too-costly")
+        assert "narrows it" in body["issue"][0]["diagnostics"]
+    assert snapshot() == before
 
 
 def test_missing_on_token_string_and_date(fhir):
@@ -95,7 +104,8 @@ def test_missing_on_token_string_and_date(fhir):
         }
     )["id"]
     empty = fhir.create({"resourceType": "Patient", "active": True})["id"]
+    both = f"_id={full},{empty}"
     for param in ("gender", "birthdate", "family"):
-        assert fhir.ids(f"Patient?{param}:missing=true") == [empty], param
-        assert fhir.ids(f"Patient?{param}:missing=false") == [full], param
+        assert fhir.ids(f"Patient?{both}&{param}:missing=true") == [empty], param
+        assert fhir.ids(f"Patient?{both}&{param}:missing=false") == [full], param
     assert_outcome(fhir.get("Patient?gender:missing=yes"), 400)

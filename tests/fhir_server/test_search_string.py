@@ -52,9 +52,14 @@ def test_exact_is_case_and_accent_sensitive(fhir, people):
     assert _ids(fhir, "family:exact=martin") == []
 
 
-def test_contains(fhir, people):
-    assert _ids(fhir, "family:contains=MARTIN") == _of(people, "elodie", "eloi", "marc")
-    assert _ids(fhir, "family:contains=pont") == _of(people, "eloi")
+def test_contains_is_refused_as_too_costly(fhir, people, snapshot):
+    # A substring can start anywhere in a value: no index serves it (README, "Strings").
+    before = snapshot()
+    for url in ("Patient?family:contains=MARTIN", "Patient?family:contains=pont&_id=x"):
+        body = assert_outcome(fhir.get(url), 400, "too-costly")
+        assert "family:contains" in body["issue"][0]["diagnostics"]
+        assert body["issue"][0]["expression"] == ["family:contains"]
+    assert snapshot() == before
 
 
 def test_name_searches_every_part(fhir, people):
@@ -71,7 +76,6 @@ def test_postal_code_and_or(fhir, people):
 
 def test_regex_characters_are_plain_text(fhir, people):
     assert _ids(fhir, "family=.*") == []
-    assert _ids(fhir, "family:contains=^M") == []
     assert _ids(fhir, "given=(") == []
 
 
@@ -89,8 +93,7 @@ def test_document_description(fhir):
     fhir.create({**doc, "description": "Ordonnance"})
     fhir.create(doc)
     assert fhir.ids("DocumentReference?description=compte%20rendu") == [crh["id"]]
-    assert fhir.ids("DocumentReference?description:contains=HOSPITAL") == [crh["id"]]
-    assert fhir.ids("DocumentReference?description:missing=true") != []
+    assert fhir.ids("DocumentReference?status=current&description:missing=true") != []
 
 
 def test_escaped_comma_is_part_of_the_value(fhir, people):
