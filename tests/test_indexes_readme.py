@@ -10,6 +10,7 @@ ROW = re.compile(r"^\| (.+?) \| `(\w+)` \| `([^`]+)` \| (.+) \|$")
 COLLECTIONS = {
     "each type": indexes.CURRENT_INDEXES,
     "each type's history": indexes.HISTORY_INDEXES,
+    "`AuditEvent` (immutable)": indexes.IMMUTABLE_INDEXES,
     "`claims`": indexes.CLAIM_INDEXES,
     **{f"`{name}`": declared for name, declared in indexes.GRIDFS_INDEXES.items()},
 }

@@ -10,7 +10,7 @@ index table says which queries each serves).
 
 from pymongo import ASCENDING, DESCENDING
 
-from fhir_server.resources import SUPPORTED_TYPES
+from fhir_server.resources import IMMUTABLE_TYPES, SUPPORTED_TYPES
 from fhir_server.store.plan import Index
 
 CURRENT_INDEXES: dict[str, list[tuple[str, int]]] = {
@@ -41,6 +41,13 @@ HISTORY_INDEXES: dict[str, list[tuple[str, int]]] = {
 }
 
 # fhir_server.store.claims: unique keys by `_id`; the claims a deleted resource held.
+# A type whose resources never change (AuditEvent) has no history collection: its history is read
+# from its current documents, newest first, so they carry the history's order too.
+IMMUTABLE_INDEXES: dict[str, list[tuple[str, int]]] = {
+    "h_lu": [("lu", DESCENDING), ("_id", DESCENDING)],
+    "h_by": [("acl.by", ASCENDING), ("lu", DESCENDING), ("_id", DESCENDING)],
+}
+
 CLAIM_INDEXES: dict[str, list[tuple[str, int]]] = {
     "holder": [("rt", ASCENDING), ("id", ASCENDING)],
 }
@@ -67,6 +74,8 @@ def _indexes(declared: dict[str, list[tuple[str, int]]]) -> list[Index]:
 
 def declared(collection: str) -> list[Index] | None:
     """The indexes declared for one of the store's collections; None for another collection."""
+    if collection in IMMUTABLE_TYPES:
+        return _indexes({**CURRENT_INDEXES, **IMMUTABLE_INDEXES})
     if collection in SUPPORTED_TYPES:
         return _indexes(CURRENT_INDEXES)
     if collection.removesuffix("_history") in SUPPORTED_TYPES:

@@ -161,6 +161,9 @@ class Store:
                 self.documents.current(resource_type).create_index(keys, name=name)
             for name, keys in indexes.HISTORY_INDEXES.items():
                 self.documents.history(resource_type).create_index(keys, name=name)
+        for resource_type in IMMUTABLE_TYPES:
+            for name, keys in indexes.IMMUTABLE_INDEXES.items():
+                self.documents.current(resource_type).create_index(keys, name=name)
         for name, keys in indexes.CLAIM_INDEXES.items():
             self.claims.coll.create_index(keys, name=name)
 

@@ -6,6 +6,7 @@ import sys
 from datetime import UTC, datetime
 
 from carnet.cli import main
+from ingestion.ins import INS_NIR
 from ingestion.models import PatientRecord
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -34,7 +35,7 @@ class Lifecycle:
 
 
 def record(nir: str) -> PatientRecord | None:
-    return PatientRecord.objects(value=nir).first()
+    return PatientRecord.objects(system=INS_NIR, value=nir).first()
 
 
 def status(nir: str) -> str | None:
@@ -45,6 +46,9 @@ def status(nir: str) -> str | None:
 def remains_of(db, *needles: str) -> list[tuple[str, dict]]:
     """Every stored document (any collection, GridFS included) naming one of `needles`."""
     found = []
+    db = getattr(
+        db, "unchecked", db
+    )  # the test's own reads, not the server's (tests/plan_check.py)
     for name in sorted(db.list_collection_names()):
         for doc in db[name].find():
             if any(needle in repr(doc) for needle in needles):
