@@ -353,7 +353,7 @@ class SearchEngine:
             return returned, []
         if req.total == "accurate":
             return self.store.count(ctx, req.resource_type, query), []
-        if not one_record:
+        if not (one_record and not req.cursor):  # (else its one read went past the limit)
             found = self.store.count(ctx, req.resource_type, query, limit=TOTAL_COUNT_LIMIT + 1)
             if found <= TOTAL_COUNT_LIMIT:
                 return found, []
