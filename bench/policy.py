@@ -6,7 +6,7 @@ One store, loaded once with --size DocumentReferences over --patients patients (
 invisible to the patient, as bench/rest_core.py writes them), each patient with an attending
 doctor, and a privacy Consent for one in ten. Two apps are built over that same database: the
 real one, and one whose policy lets everything through (its read predicate is empty and it reads
-no facts). The same searches are timed on both, for three callers: the patient on their own
+no facts). The same searches are timed on both, interleaved query by query, for three callers: the patient on their own
 record, their attending doctor (in the patient's context: the policy reads the record's facts),
 and a care-team professional without a patient in context (the facts of every record naming them).
 Audit writes happen in both apps (only the policy differs). Prints p50 / p99 and the ratio.
@@ -126,6 +126,22 @@ def timed_each(client, urls: list[str], bearers: list[str]) -> tuple[float, floa
     return rest_core.percentiles(samples)
 
 
+def interleaved(apps: dict, urls: list[str], bearers: list[str]) -> dict:
+    """p50 / p99 (ms) per app, the apps taking turns query by query (which app goes first
+    alternating too), so that a change in the machine's load weighs on both alike."""
+    samples: dict = {label: [] for label in apps}
+    labels = list(apps)
+    for n, (url, bearer) in enumerate(zip(urls, bearers, strict=True)):
+        headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {bearer}"}
+        for label in labels if n % 2 == 0 else reversed(labels):
+            t0 = time.perf_counter()
+            response = apps[label].get(url, headers=headers)
+            samples[label].append(time.perf_counter() - t0)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: {response.status_code} {response.get_data(True)}")
+    return {label: rest_core.percentiles(found) for label, found in samples.items()}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=10000, help="stored DocumentReferences")
@@ -197,10 +213,9 @@ def main(argv=None) -> int:
         )
         for name, urls, make in cases:
             bearers = [make(f"Patient/{pid}") for pid in picks]
-            figures = {}
-            for label, client in apps.items():
+            for client in apps.values():
                 timed(client, urls[:5], bearers[0])  # warm-up
-                figures[label] = timed_each(client, urls, bearers)
+            figures = interleaved(apps, urls, bearers)
             with_, without = figures["with policy"], figures["without policy"]
             print(
                 f"{name:42} {with_[0]:9.1f} / {with_[1]:7.1f} ms {without[0]:7.1f} / "

@@ -16,6 +16,7 @@ kept only in a companion event labelled NOPAT, which the patient's side never re
 
 import base64
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from carnet_core.context import AccessContext, operator_context
@@ -64,8 +65,16 @@ class EventStore(Protocol):
     """Where the events go: the store's write (fhir_server.store.repository.Store)."""
 
     def write(
-        self, ctx: AccessContext, resource: dict, *, method: str, must_be_new: bool = False
+        self,
+        ctx: AccessContext,
+        resource: dict,
+        *,
+        method: str,
+        must_be_new: bool = False,
+        uow=None,
     ) -> object: ...
+
+    def unit_of_work(self) -> AbstractContextManager: ...
 
 
 def _outcome(status: int) -> str:
@@ -113,26 +122,41 @@ class Auditor:
         touched = dict(ctx.trail.touched)
         if not touched and ctx.patient and status >= 400:
             touched[ctx.patient] = {}  # a refused or failed attempt on the record in context
-        events = []
-        for pk, refs in touched.items():
-            for part, hidden_by in _by_audience(refs):
-                event = self._event(ctx, pk, part, interaction, status, resource_type, hidden_by)
-                self._write(event)
-                events.append(event)
-                for observer in self.observers:
-                    observer(ctx, pk, event)
-            if query:
-                # The whole request, parameters included, for the operator only (never announced).
-                forensic = self._event(
-                    ctx, pk, refs, interaction, status, resource_type, [codes.NOPAT_LABEL], query
-                )
-                self._write(forensic)
-                events.append(forensic)
+        events, announced = [], []
+        # The request's events are one unit of work: one commit (one fsync) whatever their number,
+        # and all of them or none.
+        with self.store.unit_of_work() as tx:
+            for pk, refs in touched.items():
+                for part, hidden_by in _by_audience(refs):
+                    event = self._event(
+                        ctx, pk, part, interaction, status, resource_type, hidden_by
+                    )
+                    self._write(event, tx)
+                    events.append(event)
+                    announced.append((pk, event))
+                if query:
+                    # The whole request, parameters included, for the operator only (never
+                    # announced).
+                    forensic = self._event(
+                        ctx,
+                        pk,
+                        refs,
+                        interaction,
+                        status,
+                        resource_type,
+                        [codes.NOPAT_LABEL],
+                        query,
+                    )
+                    self._write(forensic, tx)
+                    events.append(forensic)
+        for pk, event in announced:  # told once the events are stored
+            for observer in self.observers:
+                observer(ctx, pk, event)
         return events
 
-    def _write(self, event: dict) -> None:
+    def _write(self, event: dict, tx) -> None:
         """A new AuditEvent, as the audit's own context (never itself audited)."""
-        self.store.write(AUDIT_CONTEXT, event, method="POST", must_be_new=True)
+        self.store.write(AUDIT_CONTEXT, event, method="POST", must_be_new=True, uow=tx)
 
     def _event(
         self,

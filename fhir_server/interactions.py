@@ -464,9 +464,8 @@ class Interactions:
         result = self.engine.execute(ctx, req)
         from fhir_server.bundles import searchset
 
-        bundle = searchset(
-            self, req, result, [unknown_outcome(resource_type, req.unknown)] if req.unknown else []
-        )
+        warnings = [unknown_outcome(resource_type, req.unknown)] if req.unknown else []
+        bundle = searchset(self, req, result, warnings + result.notes)
         return Reply(200, bundle)
 
     def history(

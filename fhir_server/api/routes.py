@@ -8,6 +8,7 @@ calls the row's handler; the AuditEvent names the matched row's interaction.
 
 import logging
 import re
+from contextlib import ExitStack
 from urllib.parse import urlencode
 
 from flask import Response, current_app, g, request
@@ -19,6 +20,7 @@ from carnet_core.errors import BadRequest, FhirError, UnsupportedMediaType
 from fhir_server import resources
 from fhir_server.api import http, openapi
 from fhir_server.route_table import ROUTES, Call, Match, Route, RouteTable
+from fhir_server.store.unit_of_work import request_transaction
 from smart_auth.bearer import context_from_headers
 
 log = logging.getLogger("carnet.audit")
@@ -112,6 +114,12 @@ def dispatch(table: RouteTable = ROUTES) -> Response:
     found = table.match(request.method, _path())
     call = _call(found)
     ctx = None if found.route.public else _ctx(found)
+    if ctx is not None and request.method != "GET" and found.route.body != "form":
+        # A write and its AuditEvents in one transaction, committed once recorded (_audit).
+        g.carnet_transaction = transaction = ExitStack()
+        transaction.enter_context(
+            request_transaction(current_app.extensions["carnet"].store.db.client)
+        )
     reply = found.route.handler(current_app.extensions["carnet"], ctx, call)
     if found.route.interaction in ("read", "vread"):
         reply = http.not_modified(request, reply)
@@ -156,16 +164,20 @@ def _audit(response):
     """Every access by someone other than the patient is recorded before it is answered."""
     ctx = g.pop("carnet_ctx", None)
     found = g.pop("carnet_route", None)
+    transaction = g.pop("carnet_transaction", None)
     if ctx is None or found is None:
+        if transaction is not None:
+            transaction.close()
         return response
     try:
-        current_app.extensions["carnet"].audit.record(
-            ctx,
-            found.route.interaction,
-            response.status_code,
-            _sent_parameters(found.route),
-            found.params.get("type"),
-        )
+        with transaction or ExitStack():
+            current_app.extensions["carnet"].audit.record(
+                ctx,
+                found.route.interaction,
+                response.status_code,
+                _sent_parameters(found.route),
+                found.params.get("type"),
+            )
     except Exception:
         # No access without its record: the answer is withheld when the audit cannot be written.
         log.exception("could not write the AuditEvent of %s %s", request.method, request.path)
@@ -184,3 +196,12 @@ def _sent_parameters(route: Route) -> str | None:
         form = urlencode(_pairs(request.form))
         query = "&".join(part for part in (query, form) if part)
     return f"{request.path}?{query}" if query else None
+
+
+@blp.teardown_request
+def _abandon(error):
+    """A request's transaction still open here (its answer was never made) is rolled back."""
+    transaction = g.pop("carnet_transaction", None)
+    if transaction is not None:
+        failure = error or RuntimeError("the request ended without an answer")
+        transaction.__exit__(type(failure), failure, failure.__traceback__)

@@ -16,6 +16,10 @@ from fhir_server.search.parameters import ParameterCompiler
 from fhir_server.store.repository import Store, Stored
 
 SUMMARY_VALUES = ("true", "false", "text", "data", "count")
+# Unless `_total=accurate` asks for more, a search's total is counted up to this many matches:
+# beyond, Bundle.total is left out and an outcome entry says so (as HAPI FHIR and Google's
+# Healthcare API do, a large total is not counted on every page).
+TOTAL_COUNT_LIMIT = 1000
 TOTAL_VALUES = ("none", "estimate", "accurate")
 
 
@@ -33,7 +37,7 @@ class SearchRequest:
     filters: list[dict] = field(default_factory=list)
     sort: list[tuple[str, int]] = field(default_factory=lambda: [("_id", 1)])
     count: int = 20
-    total: str = "accurate"
+    total: str | None = None  # _total as asked (none, estimate, accurate), else None
     includes: list[Include] = field(default_factory=list)
     revincludes: list[Include] = field(default_factory=list)
     summary: str | None = None
@@ -63,6 +67,7 @@ class SearchResult:
     total: int | None
     next_cursor: str | None
     prev_cursor: str | None
+    notes: list[Issue] = field(default_factory=list)  # what the Bundle says of its total
 
 
 class SearchEngine:
@@ -279,15 +284,16 @@ class SearchEngine:
         self.store.check_plan(
             ctx, req.resource_type, query, req.sort if paging else None, req.count + 1
         )
-        total = None
-        if req.total != "none" or req.summary == "count":
-            total = self.store.count(ctx, req.resource_type, query)
-        if req.summary == "count" or req.count == 0:
+        if req.summary == "count" or req.count == 0:  # the count is what was asked
+            total = None
+            if req.total != "none" or req.summary == "count":
+                total = self.store.count(ctx, req.resource_type, query)
             return SearchResult([], [], total, None, None)
         sort = req.sort
         page_query = query
         direction = "next"
         limit = req.count
+        last_total: int | None = None
         if req.cursor:
             direction, keys = req.cursor
             if len(keys) != len(sort) + 1 or keys[-1] != _signature(sort):
@@ -297,16 +303,32 @@ class SearchEngine:
                         expression=["_cursor"],
                     )
             keys = keys[:-1]
-            sort = sort if direction == "next" else [(f, -d) for f, d in sort]
+            order = sort if direction == "next" else [(f, -d) for f, d in sort]
             if direction == "last":
-                # The last page holds what is left after full pages, as paging forward would.
-                limit = (total - 1) % req.count + 1 if total else req.count
+                # The last page holds what is left after full pages, as paging forward would:
+                # its size needs the count (the link is offered only where the total was known).
+                last_total = self.store.count(ctx, req.resource_type, query)
+                limit = (last_total - 1) % req.count + 1 if last_total else req.count
             else:
-                condition = cursor.keyset(sort, keys)
+                condition = cursor.keyset(order, keys)
                 page_query = {"$and": [query, condition]} if query else condition
-        docs = self.store.find(ctx, req.resource_type, page_query, sort=sort, limit=limit + 1)
+            sort = order
+        one_record = _one_record(query)
+        counted = last_total
+        if one_record and req.total != "none" and not req.cursor:
+            # One patient's record: its matches are read once, for the page and for the total.
+            # Every match if asked, else up to the limit (and at least the page): fewer than
+            # that many read means all of them were.
+            fetch = 0 if req.total == "accurate" else max(TOTAL_COUNT_LIMIT, req.count) + 1
+            docs, matched = self.store.find_counted(
+                ctx, req.resource_type, query, sort=sort, page=req.count + 1, limit=fetch
+            )
+            counted = matched if not fetch or matched < fetch else None
+        else:
+            docs = self.store.find(ctx, req.resource_type, page_query, sort=sort, limit=limit + 1)
         more = len(docs) > limit
         docs = docs[:limit]
+        total, notes = self._total(ctx, req, query, len(docs), more, counted, one_record)
         if direction != "next":
             docs.reverse()
         has_next = more if direction == "next" else direction == "prev"
@@ -324,7 +346,43 @@ class SearchEngine:
         )
         matches = [Stored.of_current(req.resource_type, d) for d in docs]
         included = self._includes(ctx, req, docs)
-        return SearchResult(matches, included, total, next_cursor, prev_cursor)
+        return SearchResult(matches, included, total, next_cursor, prev_cursor, notes)
+
+    def _total(
+        self,
+        ctx: AccessContext,
+        req: SearchRequest,
+        query: dict,
+        returned: int,
+        more: bool,
+        counted: int | None,
+        one_record: bool,
+    ) -> tuple[int | None, list[Issue]]:
+        """Bundle.total, and what the Bundle says when it was not counted (see TOTAL_COUNT_LIMIT).
+
+        Counted only where the caller may see (Store.count applies the policy): never a hint of
+        what is hidden.
+        """
+        if req.total == "none":
+            return None, []
+        if counted is not None:
+            return counted, []
+        if not req.cursor and not more:  # the first page holds every match
+            return returned, []
+        if req.total == "accurate":
+            return self.store.count(ctx, req.resource_type, query), []
+        if not (one_record and not req.cursor):  # (else its one read went past the limit)
+            found = self.store.count(ctx, req.resource_type, query, limit=TOTAL_COUNT_LIMIT + 1)
+            if found <= TOTAL_COUNT_LIMIT:
+                return found, []
+        note = Issue(
+            "informational",
+            f"Bundle.total is left out: this search matches more than {TOTAL_COUNT_LIMIT} "
+            "resources, which are not counted unless asked (_total=accurate)",
+            severity="information",
+            expression=["_total"],
+        )
+        return None, [note]
 
     def _includes(self, ctx, req: SearchRequest, docs: list[dict]) -> list[Stored]:
         seen = {(req.resource_type, d["_id"]) for d in docs}
@@ -398,4 +456,12 @@ def unknown_outcome(resource_type: str, names: list[str]) -> Issue:
         f"Search parameter(s) ignored, unknown for {resource_type}: {', '.join(names)}",
         severity="warning",
         expression=names,
+    )
+
+
+def _one_record(query: dict) -> bool:
+    """Whether `query` keeps to one patient's record (`pk` equal to one value): a bounded set."""
+    parts = query.get("$and", []) if isinstance(query, dict) else []
+    return any(
+        isinstance(part, dict) and isinstance(part.get("pk"), str) for part in [query, *parts]
     )

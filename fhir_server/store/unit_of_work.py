@@ -9,10 +9,12 @@ version + history version) either happens whole or not at all.
 """
 
 import logging
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 
 log = logging.getLogger("carnet.store")
+_request = threading.local()  # the after-commit actions a request's transaction holds back
 
 
 class UnitOfWork:
@@ -47,6 +49,10 @@ def unit_of_work(client, transactions: bool, outer: UnitOfWork | None = None):
         with client.start_session() as session, session.start_transaction():
             uow = UnitOfWork(session)
             yield uow
+        held = getattr(_request, "held", None)
+        if held is not None:  # inside a request's transaction: its commit is the one that counts
+            held.extend(uow.after_commit)
+            return
         for action in uow.after_commit:
             action()
         return
@@ -57,4 +63,24 @@ def unit_of_work(client, transactions: bool, outer: UnitOfWork | None = None):
         uow.rollback()
         raise
     for action in uow.after_commit:
+        action()
+
+
+@contextmanager
+def request_transaction(client):
+    """One transaction for a whole request where the engine nests them (the embedded store):
+    the units of work inside become savepoints of it, so a write and its AuditEvent are committed
+    together, by one commit (one fsync), or not at all. Elsewhere (MongoDB), nothing."""
+    engine = getattr(client, "engine", None)
+    if engine is None or engine.in_write:
+        yield
+        return
+    _request.held = []
+    try:
+        with engine.write():
+            yield
+        held = _request.held
+    finally:
+        _request.held = None
+    for action in held:
         action()

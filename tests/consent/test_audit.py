@@ -182,3 +182,22 @@ def test_the_servers_own_contexts_keep_no_trail(world, client_for, carnet):
         f"DocumentReference/{world.doc('alice', 'normal')}"
     )
     assert AUDIT_CONTEXT.trail.touched == {}
+
+
+def test_a_write_whose_access_cannot_be_recorded_leaves_the_store_unchanged(
+    world, client_for, carnet, monkeypatch, snapshot
+):
+    """A write and its AuditEvent are one unit of work: without its record, no write either."""
+    gp = w.practitioner(client_for, "gp", "alice")
+    recorded = carnet.audit.record
+
+    def failing(*args, **kwargs):
+        recorded(*args, **kwargs)  # the event is written, then the audit fails
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(carnet.audit, "record", failing)
+    before = snapshot()
+    response = gp.post("DocumentReference", w.document("alice", "a note"))
+    assert response.status_code == 500, response.get_data(as_text=True)
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+    assert snapshot() == before

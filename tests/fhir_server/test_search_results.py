@@ -254,3 +254,50 @@ def test_unknown_modifier_is_400(fhir, chart):
     assert_outcome(fhir.get("Patient?gender:exact=male"), 400)
     assert_outcome(fhir.get("Patient?family:below=x"), 400)
     assert_outcome(fhir.get("DocumentReference?subject:above=Patient/1"), 400)
+
+
+class TestWhatATotalCosts:
+    """Bundle.total is counted when asked (`_total=accurate`) or when the matches are few; a
+    search over more than TOTAL_COUNT_LIMIT matches leaves it out and says so in an outcome."""
+
+    @pytest.fixture(autouse=True)
+    def small_limit(self, monkeypatch):
+        from fhir_server.search import engine
+
+        monkeypatch.setattr(engine, "TOTAL_COUNT_LIMIT", 10)
+
+    def test_a_large_total_is_left_out_and_the_bundle_says_so(self, fhir, many):
+        bundle = fhir.search("Practitioner")
+        assert "total" not in bundle and len(_matches(bundle)) == 20
+        outcome = _outcomes(bundle)
+        assert outcome and "_total=accurate" in outcome[0]["diagnostics"]
+        assert outcome[0]["severity"] == "information"
+        second = fhir.search(_link(bundle, "next").split("/fhir/", 1)[1])
+        assert "total" not in second
+
+    def test_asked_or_few_it_is_counted(self, fhir, many):
+        assert fhir.search("Practitioner?_total=accurate")["total"] == 25
+        whole = fhir.search("Practitioner?_count=30")  # every match on the first page
+        assert whole["total"] == 25 and not _outcomes(whole)
+        assert "total" not in fhir.search("Practitioner?_total=none&_count=30")
+        few = fhir.search("Practitioner?active=true&_count=5&_total=estimate")
+        assert few.get("total") is None  # 13 matches: more than the limit of 10
+
+    def test_one_records_total_is_counted_up_to_the_limit(self, fhir):
+        patient = fhir.create({"resourceType": "Patient"})["id"]
+        for n in range(12):
+            fhir.create(_doc(subject=f"Patient/{patient}", description=f"note {n}"))
+        search = f"DocumentReference?patient=Patient/{patient}&_count=5"
+        assert "total" not in fhir.search(search)
+        assert fhir.search(search + "&_total=accurate")["total"] == 12
+        whole = f"DocumentReference?patient=Patient/{patient}&status=current&_count=20"
+        assert fhir.search(whole)["total"] == 12
+
+
+def _outcomes(bundle) -> list[dict]:
+    return [
+        issue
+        for e in bundle.get("entry", [])
+        if e["search"]["mode"] == "outcome"
+        for issue in e["resource"]["issue"]
+    ]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 
 import bson
+import bson.errors
 import mongomock
 from mongomock import helpers
 from mongomock.collection import Collection as MockCollection
@@ -96,14 +97,44 @@ class CollectionStore:
     def documents(self):
         return self.engine.scan(self.coll)
 
+    def ordered(self, query: dict, sort: list):
+        """The documents matching `query` in `sort` order, read in that order from an index (so
+        a reader of the first few stops early), or None when no index gives that order."""
+        bodies = self.engine.ordered_bodies(self.coll, query, sort)
+        if bodies is None:
+            return None
+        return self._matches(bodies, query)
+
     def matching(self, query: dict):
         """The documents matching `query`; while an update runs, each is kept to be written back."""
+        return self._matches(self.engine.candidate_bodies(self.coll, query), query)
+
+    def _matches(self, bodies, query: dict):
         tracked = getattr(self.tracked, "docs", None)
-        for doc in self.engine.candidates(self.coll, query):
+        for body in bodies:
+            doc = Read(bson.decode(body))
             if filter_applies(query, doc):
                 if tracked is not None:
-                    tracked.append((bson.encode(doc), doc))
+                    tracked.append((body, doc))
+                doc.body = body
                 yield doc
+
+
+class Read(dict):
+    """A document as read from the engine (its datetimes naive UTC, as mongomock's matcher wants
+    them), with the BSON it was decoded from: a whole one is returned by decoding that again with
+    timezone-aware datetimes, in C, rather than by walking it in Python."""
+
+    body: bytes | None = None
+
+
+_AWARE = bson.CodecOptions(tz_aware=True)
+
+
+def _aware(doc):
+    if type(doc) is Read and doc.body is not None:
+        return bson.decode(doc.body, codec_options=_AWARE)
+    return helpers.make_datetime_timezone_aware_in_document(doc)
 
 
 class DatabaseStore:
@@ -207,7 +238,7 @@ class Cursor(MockCursor):
         if self._results is None or self._computed_for not in ((self._factory, wanted), complete):
             docs = itertools.islice(self._factory(), wanted)
             if self.collection.codec_options.tz_aware:
-                docs = map(helpers.make_datetime_timezone_aware_in_document, docs)
+                docs = map(_aware, docs)
             self._results = list(docs)
             self._computed_for = (self._factory, wanted)
             self._factory_last_generated_results = self._factory
@@ -237,14 +268,35 @@ class Collection(MockCollection):
             return doc
         return None
 
+    def count_documents(self, filter, *, session=None, limit=0, skip=0, **kwargs):
+        """mongomock's count, but one with a limit stops reading at skip + limit matches."""
+        if not limit:
+            return MockCollection.count_documents(self, filter, skip=skip, **kwargs)
+        spec = helpers.patch_datetime_awareness_in_document(filter)
+        found = sum(1 for _ in itertools.islice(self._iter_documents(spec), skip + limit))
+        return max(found - skip, 0)
+
     def _copy_only_fields(self, doc, fields, container):
         """The whole document needs no copy: each one read is decoded afresh from the engine."""
-        if fields is None and container is dict and type(doc) is dict:
+        if fields is None and container is dict and type(doc) in (dict, Read):
             return doc
         return MockCollection._copy_only_fields(self, doc, fields, container)
 
     def with_options(self, *args, **kwargs):
         return _same_kind(self, MockCollection.with_options(self, *args, **kwargs))
+
+    def _get_dataset(self, spec, sort, fields, as_class):
+        """mongomock's, but a sort an index gives is read in its order, not sorted in memory."""
+        if (
+            sort
+            and not isinstance(sort, dict)
+            and getattr(self._store.tracked, "docs", None) is None
+        ):
+            ordered = self._store.ordered(spec, list(sort))
+            if ordered is not None:
+                filter_applies(spec, {})  # still refuse a malformed filter
+                return (self._copy_only_fields(doc, fields, as_class) for doc in ordered)
+        return MockCollection._get_dataset(self, spec, sort, fields, as_class)
 
     def _iter_documents(self, filter):
         docs = self._store.matching(filter)
@@ -257,7 +309,19 @@ class Collection(MockCollection):
     def _ensure_uniques(self, new_data):
         """Unique indexes are the engine's (a UNIQUE constraint): nothing to scan here."""
 
-    _insert = _writing(MockCollection._insert)
+    @_writing
+    def _insert(self, data, session=None, ordered=True):
+        """One document with its `_id`, straight to BSON and the engine; mongomock's path (which
+        walks the document twice in Python: its datetimes, its keys) for the rest."""
+        if type(data) is not dict or "_id" not in data or isinstance(data["_id"], Mapping):
+            return MockCollection._insert(self, data, session, ordered)
+        for key in data:
+            if not isinstance(key, str) or key.startswith("$"):
+                raise bson.errors.InvalidDocument(f"a top-level field name {key!r} is not allowed")
+        body = bson.encode(data)  # aware datetimes to UTC, as MongoDB stores them
+        self._store.engine.insert(self._store.coll, _key(data["_id"]), body, bson.decode(body))
+        return data["_id"]
+
     _delete = _writing(MockCollection._delete)
     _find_and_modify = _writing(MockCollection._find_and_modify)
 
@@ -283,7 +347,6 @@ for _name in (
     "replace_one",
     "delete_one",
     "delete_many",
-    "count_documents",
     "estimated_document_count",
     "find_one_and_update",
     "find_one_and_replace",

@@ -23,7 +23,7 @@ import bson
 from pymongo.errors import DuplicateKeyError
 
 from fhir_server.store.embedded import keys
-from fhir_server.store.embedded.planner import Lookup, plan
+from fhir_server.store.embedded.planner import Lookup, plan, plan_order
 
 FILE_NAME = "carnet.sqlite3"
 MAX_KEYS = 6  # columns k0..k5 of the entries table
@@ -260,6 +260,20 @@ class Engine:
                     )
             self._add_all_entries(conn, indexes, id_key, doc)
 
+    def insert(self, coll: str, id_key, body: bytes, doc: dict) -> None:
+        """Insert one new document (`doc`, decoded from `body`) and its index entries."""
+        with self.write() as conn:
+            self._touch(conn, coll)
+            try:
+                conn.execute(
+                    "INSERT INTO documents (coll, id, body) VALUES (?, ?, ?)", (coll, id_key, body)
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError(
+                    f"E11000 duplicate key error collection: {coll} index: _id_", 11000
+                ) from exc
+            self._add_all_entries(conn, self.indexes(coll), id_key, doc)
+
     def delete(self, coll: str, id_key) -> None:
         with self.write() as conn:
             conn.execute("DELETE FROM documents WHERE coll=? AND id=?", (coll, id_key))
@@ -300,25 +314,32 @@ class Engine:
         return [(index.ixid, *row, *pad, id_key, int(index.unique)) for row in rows]
 
     def scan(self, coll: str) -> Iterator[dict]:
+        return (bson.decode(body) for body in self.scan_bodies(coll))
+
+    def scan_bodies(self, coll: str) -> list[bytes]:
         rows = (
             self.conn()
             .execute("SELECT body FROM documents WHERE coll=? ORDER BY rowid", (coll,))
             .fetchall()
         )
-        return (bson.decode(body) for (body,) in rows)
+        return [body for (body,) in rows]
 
     def candidates(self, coll: str, query: dict) -> Iterator[dict]:
         """The documents an index lookup finds for `query` (a superset of its matches)."""
+        return (bson.decode(body) for body in self.candidate_bodies(coll, query))
+
+    def candidate_bodies(self, coll: str, query: dict) -> list[bytes]:
+        """The BSON of the documents an index lookup finds for `query`."""
         lookups = plan(query, self.indexes(coll))
         if lookups is None:
-            return self.scan(coll)
+            return self.scan_bodies(coll)
         clauses, params = [], []
         for lookup in lookups:
             sql, args = _lookup_sql(lookup)
             clauses.append(sql)
             params.extend(args)
         if len(params) > _PARAMS:
-            return self.scan(coll)
+            return self.scan_bodies(coll)
         rows = (
             self.conn()
             .execute(
@@ -328,7 +349,106 @@ class Engine:
             )
             .fetchall()
         )
-        return (bson.decode(body) for (body,) in rows)
+        return [body for (body,) in rows]
+
+    def ordered_bodies(self, coll: str, query: dict, sort: list) -> Iterator[bytes] | None:
+        """The BSON of the candidates of `query` in `sort` order, or None when the engine cannot
+        give that order (then they are sorted in memory).
+
+        Served: a sort on `_id` alone. By an index of equality fields then `_id` (`pk_id` for one
+        record), read in batches so that a reader wanting a few stops early, when no other index
+        narrows the query more; else the narrowest index's candidates are ordered by SQLite on
+        the documents' key; with no index at all, the documents are read in key order. An `_id`
+        is never an array nor missing; its keys sort as MongoDB sorts values of one type (text
+        keys of one type tag), which is checked on the keys read.
+        """
+        if len(sort) != 1 or sort[0][0] != "_id":
+            return None
+        descending = sort[0][1] < 0
+        direction = "DESC" if descending else "ASC"
+        indexes = self.indexes(coll)
+        order = plan_order(query, indexes, "_id")
+        lookups = plan(query, indexes)
+        if lookups is not None and (order is None or _narrower(lookups, order)):
+            clauses, params = [], []
+            for lookup in lookups:
+                sql, args = _lookup_sql(lookup)
+                clauses.append(sql)
+                params.extend(args)
+            if len(params) > _PARAMS:
+                return None
+            rows = (
+                self.conn()
+                .execute(
+                    f"SELECT id, body FROM documents WHERE coll=? AND id IN "
+                    f"({' UNION '.join(clauses)}) ORDER BY id {direction}",
+                    (coll, *params),
+                )
+                .fetchall()
+            )
+            if rows and not _one_kind(rows[0][0], rows[-1][0]):
+                return None
+            return (body for _, body in rows)
+        if order is None:
+            where, params, column, table = "coll = ?", [coll], "id", "documents"
+        else:
+            sql, params = _lookup_sql(order)
+            where = sql.split(" WHERE ", 1)[1]
+            column, table = f"k{len(order.columns)}", "entries"
+        ends = (
+            self.conn()
+            .execute(f"SELECT MIN({column}), MAX({column}) FROM {table} WHERE {where}", params)
+            .fetchone()
+        )
+        if ends[0] is None:
+            return iter(())
+        if not _one_kind(*ends):
+            return None
+        if table == "documents":
+            select = f"SELECT {column}, body FROM documents WHERE {where}"
+        else:
+            select = (
+                f"SELECT {column}, d.body FROM entries "
+                f"JOIN documents d ON d.coll = ? AND d.id = entries.id WHERE {where}"
+            )
+            params = [coll, *params]
+        after = f" AND {column} {'<' if descending else '>'} ?"
+        tail = f" ORDER BY {column} {direction} LIMIT ?"
+        return self._batches(select, after, tail, params)
+
+    def _batches(self, select: str, after: str, tail: str, params: list) -> Iterator[bytes]:
+        """Rows of `select` in order, a batch at a time (each read whole: no statement is left
+        open while the caller works), each batch after the last key of the one before."""
+        rows = self.conn().execute(select + tail, (*params, 32)).fetchall()
+        size = 32
+        while rows:
+            for _, body in rows:
+                yield body
+            if len(rows) < size:
+                return
+            size = min(size * 4, 4096)
+            rows = self.conn().execute(select + after + tail, (*params, rows[-1][0], size))
+            rows = rows.fetchall()
+
+
+def _one_kind(low, high) -> bool:
+    """Whether every key from `low` to `high` is text of one type tag (strings or ObjectIds),
+    which SQLite orders as MongoDB orders their values."""
+    return (
+        isinstance(low, str)
+        and isinstance(high, str)
+        and low[:1] in ("s", "o")
+        and low[:1] == high[:1]
+    )
+
+
+def _score(lookup: Lookup) -> int:
+    return sum(2 if condition.keys is not None else 1 for condition in lookup.columns)
+
+
+def _narrower(lookups: list[Lookup], order: Lookup) -> bool:
+    """Whether the planner's lookups narrow more than the ordering index's equality prefix."""
+    return len(lookups) > 1 or lookups[0].index is None or _score(lookups[0]) > _score(order)
 
 
 def _lookup_sql(lookup: Lookup) -> tuple[str, list]:

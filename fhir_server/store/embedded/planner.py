@@ -181,3 +181,18 @@ def _best(fields: dict[str, Condition], indexes: list) -> tuple[int, Lookup] | N
         if columns and (best is None or score > best[0]):
             best = score, Lookup(index, columns)
     return best
+
+
+def plan_order(query: dict, indexes: list, sort_field: str) -> Lookup | None:
+    """An index lookup giving `query`'s candidates in `sort_field` order: the index's fields are
+    equality conditions of the query, then `sort_field` (MongoDB's equality-sort prefix)."""
+    fields = conjunction(query).fields
+    best = None
+    for index in indexes:
+        if len(index.fields) < 2 or index.fields[-1] != sort_field:
+            continue
+        columns = [fields.get(name) for name in index.fields[:-1]]
+        if all(c is not None and c.keys is not None and len(c.keys) == 1 for c in columns):
+            if best is None or len(columns) > len(best.columns):
+                best = Lookup(index, columns)
+    return best
