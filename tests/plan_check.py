@@ -333,3 +333,8 @@ def collscans(db, queries) -> list:
         if "COLLSCAN" in repr(plan):
             bad.append((collection, query, sort))
     return bad
+
+
+def unchecked(db):
+    """`db` itself when no check wraps it (a store built outside the check), else what it wraps."""
+    return db.unchecked if isinstance(db, _Checked) else db

@@ -44,11 +44,9 @@ def status(nir: str) -> str | None:
 
 
 def remains_of(db, *needles: str) -> list[tuple[str, dict]]:
-    """Every stored document (any collection, GridFS included) naming one of `needles`."""
+    """Every stored document (any collection, GridFS included) naming one of `needles`; `db`: the
+    store's database unchecked (the test's own reads, not the server's: tests/plan_check.py)."""
     found = []
-    db = getattr(
-        db, "unchecked", db
-    )  # the test's own reads, not the server's (tests/plan_check.py)
     for name in sorted(db.list_collection_names()):
         for doc in db[name].find():
             if any(needle in repr(doc) for needle in needles):

@@ -17,6 +17,7 @@ from tests.conftest import assert_outcome
 from tests.consent import world as w
 from tests.ingestion.lifecycle import T0, Lifecycle, record, remains_of, status
 from tests.ingestion.mhd import LETTER_NIR, example, fresh
+from tests.plan_check import unchecked
 from tests.smart_auth.conftest import ADMIN_TOKEN, PASSWORD, Outbox
 
 NIR_A, NIR_B, NIR_C = "184057512300192", "292017512300270", "170017512300333"
@@ -214,7 +215,7 @@ def test_after_the_archive_period_the_record_cannot_be_reopened_and_run_erases_i
 
 
 def _only_the_fact_of_erasure_is_left(carnet, id: str) -> None:
-    db = carnet.store.db.unchecked  # the test's own reads, not the server's
+    db = unchecked(carnet.store.db)  # the test's own reads, not the server's
     left = remains_of(db, id, LETTER_NIR)
     # The INS and its state (to refuse deposits), and the erasure's own AuditEvent.
     assert [name for name, _ in left] == ["AuditEvent", "patient_records"], left
@@ -243,7 +244,7 @@ def test_erasure_leaves_nothing_but_its_fact_and_date(
         "subject": {"reference": pushed},
     }
     own.create(weight)
-    assert carnet.store.db.unchecked["binary_content.files"].count_documents({}) >= 1
+    assert unchecked(carnet.store.db)["binary_content.files"].count_documents({}) >= 1
     create_account("anne.erased", PASSWORD, pushed, "email", "anne@example.fr")
     answer = own.post(f"Patient/{id}/{operation}")
     assert answer.status_code == 200, answer.get_data(as_text=True)

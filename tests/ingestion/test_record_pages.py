@@ -14,6 +14,7 @@ from smart_auth.accounts import verify_hash
 from smart_auth.models import Account
 from tests.ingestion.lifecycle import T0, Lifecycle, record, remains_of, status
 from tests.ingestion.mhd import LETTER_NIR, example, fresh
+from tests.plan_check import unchecked
 from tests.smart_auth.conftest import ADMIN_TOKEN, Browser, Outbox
 
 BORN = "1991-03-07"
@@ -112,7 +113,7 @@ def test_opposing_within_the_window_keeps_nothing_but_the_opposition(
     response = answer(browser, "oppose", notified.lower().replace("-", ""))  # as typed
     assert response.status_code == 200 and "Opposition enregistrée" in browser.page
     assert status(LETTER_NIR) == "opposed"
-    left = remains_of(carnet.store.db, pk.removeprefix("Patient/"), LETTER_NIR)
+    left = remains_of(unchecked(carnet.store.db), pk.removeprefix("Patient/"), LETTER_NIR)
     assert [name for name, _ in left] == ["patient_records"], left  # the opposition only
     kept = record(LETTER_NIR)
     assert kept.patient is None and kept.code_hash is None
@@ -260,6 +261,6 @@ def test_the_patient_closes_reopens_and_erases_from_their_page(
     browser.get("/auth/record/mine")
     assert browser.submit("/auth/record/mine/erase", {"confirm": "yes"}).status_code == 200
     assert status(LETTER_NIR) == "erased" and Account.objects.count() == 0
-    left = remains_of(carnet.store.db, pk.removeprefix("Patient/"), LETTER_NIR)
+    left = remains_of(unchecked(carnet.store.db), pk.removeprefix("Patient/"), LETTER_NIR)
     assert [name for name, _ in left] == ["AuditEvent", "patient_records"], left
     assert browser.get("/auth/record/mine").status_code == 302  # signed out: no account left
