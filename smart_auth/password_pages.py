@@ -81,6 +81,11 @@ def password_change_submit():
         )
     except LoginRefused:
         return _page("password_change.html", 401, message="Le mot de passe actuel est incorrect.")
+    return _changed(account, password)
+
+
+def _changed(account, password: str):
+    """Set the new password (ending every earlier sign-in session) and say so."""
     set_password(account, password)
     return _message(
         200,
@@ -150,14 +155,7 @@ def password_reset_code_submit():
             )
         return _page("password_reset_code.html", 401, message="Ce code est incorrect.")
     session.pop(RESET_KEY, None)
-    set_password(account, password)
-    return _message(
-        200,
-        "Mot de passe changé",
-        "Votre mot de passe est changé. Connectez-vous avec le nouveau.",
-        url_for(".login"),
-        error=False,
-    )
+    return _changed(account, password)
 
 
 def add_routes(blueprint: Blueprint) -> None:

@@ -3,7 +3,9 @@
 import pytest
 
 from ingestion.ins import INS_NIR
+from tests.ingestion.lifecycle import T0
 from tests.ingestion.mhd import HEGP
+from tests.smart_auth.conftest import Outbox
 
 
 @pytest.fixture
@@ -37,3 +39,16 @@ def record_of(fhir):
         return f"Patient/{ids[0]}" if ids else None
 
     return find
+
+
+@pytest.fixture
+def outbox(settings) -> Outbox:
+    """What the sender wrote (the record's-life tests read the codes from it)."""
+    return Outbox(settings.outbox)
+
+
+@pytest.fixture
+def clock(carnet):
+    """The app's clock, set to T0 (tests/ingestion/lifecycle.py); tests move it."""
+    carnet.clock.set(T0)
+    return carnet.clock

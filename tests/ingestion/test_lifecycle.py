@@ -18,7 +18,7 @@ from tests.consent import world as w
 from tests.ingestion.lifecycle import T0, Lifecycle, record, remains_of, status
 from tests.ingestion.mhd import LETTER_NIR, example, fresh
 from tests.plan_check import unchecked
-from tests.smart_auth.conftest import ADMIN_TOKEN, PASSWORD, Outbox
+from tests.smart_auth.conftest import ADMIN_TOKEN, PASSWORD
 
 NIR_A, NIR_B, NIR_C = "184057512300192", "292017512300270", "170017512300333"
 
@@ -34,17 +34,6 @@ def settings(settings, tmp_path):
         secret_key="test-session-key",
         gridfs_threshold=16,
     )
-
-
-@pytest.fixture
-def outbox(settings) -> Outbox:
-    return Outbox(settings.outbox)
-
-
-@pytest.fixture
-def clock(carnet):
-    carnet.clock.set(T0)
-    return carnet.clock
 
 
 @pytest.fixture

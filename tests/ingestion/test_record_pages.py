@@ -12,10 +12,10 @@ import pytest
 from ingestion.ins import INS_NIR
 from smart_auth.accounts import verify_hash
 from smart_auth.models import Account
-from tests.ingestion.lifecycle import T0, Lifecycle, record, remains_of, status
+from tests.ingestion.lifecycle import Lifecycle, record, remains_of, status
 from tests.ingestion.mhd import LETTER_NIR, example, fresh
 from tests.plan_check import unchecked
-from tests.smart_auth.conftest import ADMIN_TOKEN, Browser, Outbox
+from tests.smart_auth.conftest import ADMIN_TOKEN, Browser
 
 BORN = "1991-03-07"
 NEW_PASSWORD = "un mot de passe bien long"
@@ -36,17 +36,6 @@ def settings(settings, tmp_path):
 def snapshot(snapshot):
     """The store, but for the count of failed attempts (kept on purpose: the lockout)."""
     return lambda: {k: v for k, v in snapshot().items() if k != "auth_login_throttle"}
-
-
-@pytest.fixture
-def outbox(settings) -> Outbox:
-    return Outbox(settings.outbox)
-
-
-@pytest.fixture
-def clock(carnet):
-    carnet.clock.set(T0)
-    return carnet.clock
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from smart_auth.models import OAuthClient
 from tests.live_server import free_port
 from tests.smart_auth.conftest import PASSWORD, seed_patient_record
-from tests.smart_auth.test_browser_login import ARGS, CHROMIUM
+from tests.smart_auth.test_browser_login import CHROMIUM, chromium_page
 
 pytestmark = pytest.mark.skipif(
     not __import__("os").path.exists(CHROMIUM),
@@ -116,16 +116,8 @@ def app_origin(live_server):
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="fr-FR")
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page() as opened:
+        yield opened
 
 
 def test_an_app_from_another_origin_signs_in_and_reads_with_fetch(live_server, app_origin, page):

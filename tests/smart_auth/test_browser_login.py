@@ -7,6 +7,7 @@ with a code and the app's state.
 """
 
 import os
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -22,8 +23,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def page():
+@contextmanager
+def chromium_page():
+    """A page of headless Debian chromium, with a French locale; the browser closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -34,6 +36,12 @@ def page():
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def page():
+    with chromium_page() as opened:
+        yield opened
 
 
 def test_browser_goes_through_login_code_and_consent(live_server, page):
