@@ -26,6 +26,7 @@ from carnet_core.errors import BadRequest, FhirError, Forbidden, Issue, NotFound
 from carnet_core.outcome import information, operation_outcome
 from fhir_server import jsonio, resources
 from fhir_server.interactions import Interactions, Reply
+from fhir_server.store.unit_of_work import when_committed
 from ingestion.bulk import BulkImport, JobError, Source, find_job, new_job, progress_of
 from ingestion.models import MAX_STORED_ERRORS, ImportJob
 
@@ -41,7 +42,8 @@ Starter = Callable[[Callable[[], None]], None]
 
 def start_thread(work: Callable[[], None]) -> None:
     """Run the job beside the request: the kick-off answers 202 at once (Prefer: respond-async)."""
-    threading.Thread(target=work, name="bulk-import", daemon=True).start()
+    thread = threading.Thread(target=work, name="bulk-import", daemon=True)
+    when_committed(thread.start)  # after the request that registered the job commits
 
 
 def _value(parameter: dict):

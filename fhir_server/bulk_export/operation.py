@@ -27,6 +27,7 @@ from fhir_server.bulk_export.job import Audit, aware, job_folder, run_export
 from fhir_server.bulk_export.models import ExportJob, utcnow
 from fhir_server.interactions import Interactions, Reply
 from fhir_server.store.repository import instant, now
+from fhir_server.store.unit_of_work import when_committed
 
 EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
 PATIENT_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
@@ -43,7 +44,8 @@ Starter = Callable[[Callable[[], None]], None]
 
 
 def start_thread(work: Callable[[], None]) -> None:
-    threading.Thread(target=work, name="bulk-export", daemon=True).start()
+    thread = threading.Thread(target=work, name="bulk-export", daemon=True)
+    when_committed(thread.start)  # after the request that registered the job commits
 
 
 def _types(ctx: AccessContext, level: str, value: str | None) -> list[str]:

@@ -39,6 +39,17 @@ class UnitOfWork:
                 log.exception("undo step failed")
 
 
+def when_committed(action: Callable[[], None]) -> None:
+    """Run `action` once what this thread has written is committed: now, or, inside a request's
+    transaction, after its commit (a background job started by a request must see its record);
+    never if the request's transaction is rolled back."""
+    held = getattr(_request, "held", None)
+    if held is not None:
+        held.append(action)
+    else:
+        action()
+
+
 @contextmanager
 def unit_of_work(client, transactions: bool, outer: UnitOfWork | None = None):
     """Yield a UnitOfWork; nested calls join the outer one."""
