@@ -38,6 +38,7 @@ from ingestion.lifecycle import Periods, RecordLife
 from smart_auth import endpoints as smart_auth_endpoints
 from smart_auth import login, models, password_pages
 from smart_auth.discovery import capability_security
+from smart_auth.server_secret import server_secret
 from smart_auth.services import AuthServices
 
 log = logging.getLogger("carnet")
@@ -67,6 +68,7 @@ class Carnet:
     exports: BulkExport  # $export jobs
     lifecycle: RecordLife  # the record's life: opt-out, activation, $close, $reopen, $erase
     clock: Clock  # the record's deadlines are read from it (tests set it)
+    secret: str  # FHIR_SERVER_SECRET_KEY, or the one the server made and keeps in its store
 
     def capabilities(self) -> Reply:
         security = capability_security(self.settings.public_root)
@@ -98,7 +100,8 @@ def build(
             CareTeamAnnouncer(policy, notifier, core.documents),
         ],
     )
-    ingestion = Ingestion(store, interactions, bundles, settings.secret_key)
+    secret = settings.secret_key or server_secret()
+    ingestion = Ingestion(store, interactions, bundles, secret)
     exports = BulkExport(interactions, auditor.record, settings.data_dir)
     clock = clock or Clock()
     lifecycle = RecordLife(
@@ -112,7 +115,17 @@ def build(
         settings.public_root + "/auth/record",
     )
     return Carnet(
-        settings, store, interactions, bundles, auth, auditor, ingestion, exports, lifecycle, clock
+        settings,
+        store,
+        interactions,
+        bundles,
+        auth,
+        auditor,
+        ingestion,
+        exports,
+        lifecycle,
+        clock,
+        secret,
     )
 
 

@@ -11,7 +11,6 @@ enters the session. When FHIR_SERVER_PRO_IDP_ISSUER is set, professionals may in
 with that OpenID Connect provider (smart_auth.external_idp), which replaces password and code.
 """
 
-import logging
 import secrets
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -47,7 +46,6 @@ blueprint = Blueprint(
     static_folder="static",
 )
 
-log = logging.getLogger("carnet.login")
 
 SIGN_IN_SECONDS = 30 * 60  # how long a completed sign-in lets the person approve apps
 
@@ -82,14 +80,11 @@ class PendingRequest(OAuth2Request):
 
 def init_app(app: Flask) -> None:
     """Register the sign-in pages and the account administration endpoint; configure the session."""
-    settings = app.extensions["carnet"].settings
+    carnet = app.extensions["carnet"]
+    settings = carnet.settings
     if not app.secret_key:
-        app.secret_key = settings.secret_key or secrets.token_hex(32)
-        if not settings.secret_key:
-            log.warning(
-                "FHIR_SERVER_SECRET_KEY is not set: sign-in sessions last as long as this process "
-                "and do not span several workers"
-            )
+        # Every worker signs and reads sign-in sessions with the same key, kept across restarts.
+        app.secret_key = carnet.secret
     app.config.update(
         SESSION_COOKIE_NAME="carnet_auth",
         SESSION_COOKIE_PATH="/auth",

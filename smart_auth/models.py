@@ -206,3 +206,17 @@ class SigningKey(_Base):
     retired_at = me.DateTimeField()
     # smart_auth.keys: the live keys newest first (retired_at None), the recently retired ones.
     meta = {"collection": "auth_signing_keys", "indexes": [("retired_at", "-created")]}
+
+
+class ServerSecret(_Base):
+    """A random secret the server made for itself, shared by every worker and kept across restarts.
+
+    Used when the operator sets no FHIR_SERVER_SECRET_KEY: sign-in sessions signed by one worker
+    must be read by the others, and a record's Patient id (a keyed hash of the INS) must be the
+    same whichever worker opens it. `name` says what it is for.
+    """
+
+    name = me.StringField(primary_key=True)
+    value = me.StringField(required=True)
+    created = me.DateTimeField(default=utcnow)
+    meta = {"collection": "auth_server_secrets"}
