@@ -278,12 +278,28 @@ class SearchEngine:
         return {"_id": {"$in": ids}}
 
     # -- execution ------------------------------------------------------------------------------
+    def _check_plan(self, ctx, req: SearchRequest, sort: list[tuple[str, int]] | None) -> None:
+        """The store's refusal of a search no index serves, told in the terms of the request."""
+        query, limit = req.query(), req.count + 1
+        try:
+            self.store.check_plan(ctx, req.resource_type, query, sort, limit)
+        except TooCostly as refused:
+            raise _too_costly(req, self._served_in_id_order(ctx, req, sort)) from refused
+
+    def _served_in_id_order(self, ctx, req: SearchRequest, sort) -> bool:
+        """Would the search be served were it not for its `_sort`?"""
+        if not sort or sort == [("_id", 1)]:
+            return False
+        try:
+            self.store.check_plan(ctx, req.resource_type, req.query(), [("_id", 1)], req.count + 1)
+        except TooCostly:
+            return False
+        return True
+
     def execute(self, ctx: AccessContext, req: SearchRequest) -> SearchResult:
         query = req.query()
         paging = req.summary != "count" and req.count != 0
-        self.store.check_plan(
-            ctx, req.resource_type, query, req.sort if paging else None, req.count + 1
-        )
+        self._check_plan(ctx, req, req.sort if paging else None)
         if req.summary == "count" or req.count == 0:  # the count is what was asked
             total = None
             if req.total != "none" or req.summary == "count":
@@ -465,3 +481,28 @@ def _one_record(query: dict) -> bool:
     return any(
         isinstance(part, dict) and isinstance(part.get("pk"), str) for part in [query, *parts]
     )
+
+
+NEGATING_MODIFIERS = (":not", ":missing")
+
+
+def _too_costly(req: SearchRequest, sort_only: bool) -> TooCostly:
+    """Why a search is refused, naming its own parameters (never the store's fields or the
+    policy's conditions), and what to add."""
+    narrow = "add a parameter that narrows it to a few resources (patient, subject, identifier...)"
+    if sort_only:
+        asked = ",".join(v for n, v in req.link_params if n == "_sort")
+        return TooCostly(
+            f"Sorting {req.resource_type} by '{asked}' across records cannot be served by an "
+            "index: add patient or subject to sort within one record, or leave _sort out "
+            "(results then come in the server's order)",
+            expression=["_sort"],
+        )
+    negating = [n for n, _ in req.link_params if n.endswith(NEGATING_MODIFIERS)]
+    if negating:
+        return TooCostly(
+            f"'{', '.join(negating)}' can only filter a search that another parameter narrows: "
+            + narrow,
+            expression=negating,
+        )
+    return TooCostly(f"This {req.resource_type} search cannot be served by an index: " + narrow)

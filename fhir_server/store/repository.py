@@ -8,6 +8,7 @@ predicate").
 """
 
 import copy
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from fhir_server.store.claims import Claim, Claims
 from fhir_server.store.documents import Documents
 from fhir_server.store.unit_of_work import UnitOfWork, unit_of_work
 from smart_auth.enforcement import ScopeEnforcer
+
+log = logging.getLogger("carnet.store")
 
 
 def new_id() -> str:
@@ -210,9 +213,12 @@ class Store:
         full = self._policy_filter(ctx, resource_type, query)
         why = plan.check(indexes.CURRENT, full, sort, limit)
         if why is not None:
+            # The reason names the store's own fields and the policy's conditions: the operator's
+            # log keeps it; the caller is told in terms of its search (fhir_server.search.engine).
+            log.info("%s search refused as too costly: %s", resource_type, why)
             raise TooCostly(
-                f"This {resource_type} search cannot be served by an index ({why}); add a "
-                "parameter that narrows it (patient, subject, identifier...) or sort by _id"
+                f"This {resource_type} search cannot be served by an index; add a parameter "
+                "that narrows it (patient, subject, identifier...)"
             )
 
     def find(

@@ -180,3 +180,27 @@ def test_the_access_history_never_reveals_a_document_kept_from_the_patient(world
 def client_search_all(client, url: str) -> list[dict]:
     bundle = client.search(url + "&_count=200")
     return [e["resource"] for e in bundle.get("entry", [])]
+
+
+def test_a_refused_search_names_the_request_not_the_policy(world, client_for):
+    """A search no index serves is refused in the words of the request: never the store's fields,
+    nor the conditions the policy added for the caller. Within the records a caller may read the
+    policy bounds the search, so it runs; across records it is refused."""
+    urls = {
+        "DocumentReference?status:not=current": {"status:not"},
+        "DocumentReference?_sort=date&status=current": {"_sort"},
+        "DocumentReference?author:missing=true": {"author:missing"},
+    }
+    refused = 0
+    for scenario, (make, _, _) in SCENARIOS.items():
+        for url, named in urls.items():
+            response = make(client_for).get(url)
+            if response.status_code == 200:
+                continue
+            issue = assert_outcome(response, 400, "too-costly")["issue"][0]
+            refused += 1
+            text = issue["diagnostics"]
+            for internal in ("acl", "MASQUE", "INVISIBLE", "pk", "tk", "$ne", "so.", "has "):
+                assert internal not in text, (scenario, internal, text)
+            assert set(issue["expression"]) == named, (scenario, issue)
+    assert refused

@@ -118,8 +118,10 @@ def test_a_sort_behind_equalities_across_records_is_refused(populated, snapshot)
         "DocumentReference?_sort=date&status=current",
         "DocumentReference?_sort=date,_id&type=11488-4",
     ):
-        body = assert_outcome(populated.get(url), 400, "too-costly")
-        assert "needs an index" in body["issue"][0]["diagnostics"]
+        issue = assert_outcome(populated.get(url), 400, "too-costly")["issue"][0]
+        assert issue["diagnostics"].startswith("Sorting DocumentReference by 'date")
+        assert "add patient or subject to sort within one record" in issue["diagnostics"]
+        assert issue["expression"] == ["_sort"] and "so.date" not in issue["diagnostics"]
     assert snapshot() == before
     assert populated.ids("DocumentReference?status=current&_count=2")  # in _id order: served
     assert (
