@@ -75,12 +75,23 @@ def _schemas() -> dict[str, dict[str, Any]]:
 
 
 @cache
-def _validator(name: str) -> Draft202012Validator:
-    # Schemas refer to each other by their $id (PDSM4DMP's extend PDSm's through dynamic anchors).
-    registry = Registry().with_resources(
-        (schema["$id"], Resource.from_contents(schema)) for schema in _schemas().values()
+def _registry() -> Registry:
+    """Every schema by its $id (PDSM4DMP's extend PDSm's through dynamic anchors), crawled once:
+    an uncrawled registry finds a $dynamicRef's anchors by crawling every schema again on each
+    lookup, which was half of a push's validation."""
+    return (
+        Registry()
+        .with_resources(
+            (schema["$id"], Resource.from_contents(schema)) for schema in _schemas().values()
+        )
+        .crawl()
     )
-    return Draft202012Validator(_schemas()[name], registry=registry)
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    """Built once per schema and reused by every validation."""
+    return Draft202012Validator(_schemas()[name], registry=_registry())
 
 
 def schema_for(profile_url: str) -> dict[str, Any] | None:
