@@ -16,6 +16,12 @@ examples/mhd/iti65-discharge-letter.json:
 Documents are spread over --patients people named by INS: each one's first push opens their record.
 Request bodies are serialised before the clock starts. This is a script, not a test.
 
+The singles run also says what share of a push's time is validation (issue 13: at most 25%):
+the FHIR JSON walk of the Bundle, the PDSM4DMP JSON Schemas with their cross-entry rules
+(profiles/), and each entry's own validation (FHIR JSON walk and fhir.resources models) in the
+transaction processor, timed inside the same requests (wall and CPU time) against the requests'
+whole time.
+
 --preload N (a list: one fresh store per size) first stores N DocumentReferences of other
 patients, 100 per patient (bench/rest_core.py's documents, loaded untimed), so a push is timed on
 a store of that size; with several sizes the script prints each run's rate as a ratio of the
@@ -24,6 +30,7 @@ first's (issue 11: a push at 100k documents at >= 0.8x the rate on an empty stor
 
 import argparse
 import base64
+import contextlib
 import copy
 import hashlib
 import json
@@ -36,6 +43,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import fhir_server.interactions  # noqa: E402
+import ingestion.iti65  # noqa: E402
 from bench.rest_core import (  # noqa: E402
     discard,
     document,
@@ -95,14 +104,69 @@ def provide_bundle(rng: random.Random, nir: str, documents: int, size: int) -> d
     return template
 
 
-def push_all(client, headers: dict, bodies: list[bytes], documents: int, expect: str) -> dict:
-    """Push each body, timed; the figures of the run."""
+# What a push spends validating: (module, function name, what it is), each timed where it is called.
+VALIDATION_STEPS = (
+    (ingestion.iti65.fhir_json, "issues", "FHIR JSON walk of the Bundle"),
+    (ingestion.iti65, "validate", "PDSM4DMP schemas and bundle rules"),
+    (fhir_server.interactions, "validate", "each entry: FHIR JSON walk, fhir.resources"),
+)
+
+
+class ValidationClock:
+    """Wall and CPU seconds spent in VALIDATION_STEPS, each counted once (a step called inside
+    another, as the entries' JSON walk inside their validation, counts for the outer one)."""
+
+    def __init__(self):
+        self.spent = {label: [0.0, 0.0] for _, _, label in VALIDATION_STEPS}
+        self.depth = 0
+
+    def _timed(self, function, label: str):
+        def timed(*args, **kwargs):
+            if self.depth:
+                return function(*args, **kwargs)
+            self.depth += 1
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.spent[label][0] += time.perf_counter() - wall
+                self.spent[label][1] += time.process_time() - cpu
+                self.depth -= 1
+
+        return timed
+
+    @contextlib.contextmanager
+    def watching(self):
+        originals = [(module, name, getattr(module, name)) for module, name, _ in VALIDATION_STEPS]
+        try:
+            for (module, name, function), (_, _, label) in zip(
+                originals, VALIDATION_STEPS, strict=True
+            ):
+                setattr(module, name, self._timed(function, label))
+            yield self
+        finally:
+            for module, name, function in originals:
+                setattr(module, name, function)
+
+
+def push_all(
+    client,
+    headers: dict,
+    bodies: list[bytes],
+    documents: int,
+    expect: str,
+    clock: ValidationClock | None = None,
+) -> dict:
+    """Push each body, timed; the figures of the run (with `clock`: the validation it spent)."""
     latencies = []
+    cpu = 0.0
     start = time.perf_counter()
     for body in bodies:
-        t0 = time.perf_counter()
-        response = client.post("/fhir", data=body, headers=headers)
+        t0, c0 = time.perf_counter(), time.process_time()
+        with clock.watching() if clock else contextlib.nullcontext():
+            response = client.post("/fhir", data=body, headers=headers)
         latencies.append(time.perf_counter() - t0)
+        cpu += time.process_time() - c0
         if response.status_code != 200:
             raise RuntimeError(f"push failed: {response.get_data(as_text=True)[:500]}")
         statuses = {e["response"]["status"] for e in response.get_json()["entry"]}
@@ -111,6 +175,9 @@ def push_all(client, headers: dict, bodies: list[bytes], documents: int, expect:
     elapsed = time.perf_counter() - start
     ordered = sorted(latencies)
     return {
+        "wall": sum(latencies),
+        "cpu": cpu,
+        "validation": clock.spent if clock else None,
         "bundles": len(bodies),
         "documents": len(bodies) * documents,
         "seconds": elapsed,
@@ -171,7 +238,10 @@ def run(args, preloaded: int) -> tuple[list, int, int]:
         warm_up = json.dumps(provide_bundle(rng, people(args.patients + 1)[-1], 1, size)).encode()
         push_all(client, headers, [warm_up], 1, "201 Created")
         singles = bodies(args.singles, 1)
-        results.append(("1 PDF per bundle", push_all(client, headers, singles, 1, "201 Created")))
+        clock = ValidationClock()
+        results.append(
+            ("1 PDF per bundle", push_all(client, headers, singles, 1, "201 Created", clock))
+        )
         tens = bodies(args.tens, 10)
         results.append(("10 PDFs per bundle", push_all(client, headers, tens, 10, "201 Created")))
         results.append(("1 per bundle, repeated", push_all(client, headers, singles, 1, "200 OK")))
@@ -180,6 +250,27 @@ def run(args, preloaded: int) -> tuple[list, int, int]:
     finally:
         discard(carnet)
     return results, stored, opened
+
+
+def print_validation_share(run: dict) -> None:
+    """Validation's share of the one-document pushes' time (issue 13: at most 25%)."""
+    pushes = run["bundles"]
+    print()
+    print(f"validation in the one-document pushes (ms per push, wall / CPU), {pushes} pushes:")
+    for label, (wall, cpu) in run["validation"].items():
+        print(f"  {label:<46} {wall / pushes * 1000:7.2f} / {cpu / pushes * 1000:7.2f}")
+    wall = sum(w for w, _ in run["validation"].values())
+    cpu = sum(c for _, c in run["validation"].values())
+    print(f"  {'validation, all':<46} {wall / pushes * 1000:7.2f} / {cpu / pushes * 1000:7.2f}")
+    print(
+        f"  {'the whole request':<46} {run['wall'] / pushes * 1000:7.2f} / "
+        f"{run['cpu'] / pushes * 1000:7.2f}"
+    )
+    share = wall / run["wall"]
+    print(
+        f"validation's share of a push: {share:.1%} of its wall time ({cpu / run['cpu']:.1%} "
+        f"of its CPU); target <= 25%: {'met' if share <= 0.25 else 'MISSED'}"
+    )
 
 
 def main(argv=None) -> int:
@@ -232,6 +323,7 @@ def main(argv=None) -> int:
             f"{stored} DocumentReferences stored by the pushes (repeats stored nothing), ", end=""
         )
         print(f"{opened} records opened.", flush=True)
+        print_validation_share(results[0][1])
     if len(sizes) > 1:
         base = sizes[0]
         print()

@@ -156,7 +156,9 @@ class Auditor:
 
     def _write(self, event: dict, tx) -> None:
         """A new AuditEvent, as the audit's own context (never itself audited)."""
-        self.store.write(AUDIT_CONTEXT, event, method="POST", must_be_new=True, uow=tx)
+        self.store.write(
+            AUDIT_CONTEXT, event, method="POST", must_be_new=True, uow=tx, built_here=True
+        )
 
     def _event(
         self,

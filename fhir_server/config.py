@@ -79,6 +79,8 @@ class Settings:
     # Authorization (smart_auth)
     token_lifetime: int = _integer("FHIR_SERVER_TOKEN_LIFETIME", 900)
     refresh_lifetime: int = _integer("FHIR_SERVER_REFRESH_LIFETIME", 30 * 24 * 3600)
+    # How long a token revoked by another worker may still work here (smart_auth.revocation)
+    revocation_staleness: int = _integer("FHIR_SERVER_REVOCATION_STALENESS", 5)
     admin_token: str | None = _env("FHIR_SERVER_ADMIN_TOKEN")
     outbox: str = _env("FHIR_SERVER_OUTBOX", "outbox.jsonl", blank_is_unset=False)
     otp_lifetime: int = _integer("FHIR_SERVER_OTP_LIFETIME", 15 * 60)

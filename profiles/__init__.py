@@ -74,13 +74,60 @@ def _schemas() -> dict[str, dict[str, Any]]:
     }
 
 
+# Keywords that give a subschema a scope of its own: a definition holding one stays a $ref.
+_SCOPED = ("$id", "$anchor", "$dynamicAnchor", "$dynamicRef")
+
+
+def _plain(node) -> bool:
+    if isinstance(node, dict):
+        return not any(k in node for k in _SCOPED) and all(map(_plain, node.values()))
+    return all(map(_plain, node)) if isinstance(node, list) else True
+
+
+def _inlined(schema: dict) -> dict:
+    """The schema with each `$ref` to one of its own plain `$defs` replaced by that definition
+    (beside its siblings, under `allOf`): the same checks and messages, without resolving a
+    JSON pointer on every use (a push's Bundle resolved about a hundred)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node, seen: frozenset):
+        if isinstance(node, list):
+            return [walk(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: walk(value, seen) for key, value in node.items()}
+        ref = node.get("$ref")
+        name = ref.removeprefix("#/$defs/") if isinstance(ref, str) else None
+        if ref != name and name in defs and name not in seen and _plain(defs[name]):
+            target = walk(defs[name], seen | {name})
+            del out["$ref"]
+            if not out:
+                return target
+            out["allOf"] = [*out.get("allOf", []), target]
+        return out
+
+    return walk(schema, frozenset())
+
+
+@cache
+def _registry() -> Registry:
+    """Every schema by its $id (PDSM4DMP's extend PDSm's through dynamic anchors), crawled once:
+    an uncrawled registry finds a $dynamicRef's anchors by crawling every schema again on each
+    lookup, which was half of a push's validation."""
+    return (
+        Registry()
+        .with_resources(
+            (schema["$id"], Resource.from_contents(_inlined(schema)))
+            for schema in _schemas().values()
+        )
+        .crawl()
+    )
+
+
 @cache
 def _validator(name: str) -> Draft202012Validator:
-    # Schemas refer to each other by their $id (PDSM4DMP's extend PDSm's through dynamic anchors).
-    registry = Registry().with_resources(
-        (schema["$id"], Resource.from_contents(schema)) for schema in _schemas().values()
-    )
-    return Draft202012Validator(_schemas()[name], registry=registry)
+    """Built once per schema and reused by every validation."""
+    return Draft202012Validator(_inlined(_schemas()[name]), registry=_registry())
 
 
 def schema_for(profile_url: str) -> dict[str, Any] | None:

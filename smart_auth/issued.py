@@ -1,7 +1,7 @@
 """Issued tokens as the introspection (RFC 7662) and revocation (RFC 7009) endpoints see them.
 
 An access token is our signed JWT: it is active when it verifies (signature, issuer, audience,
-expiry, revocation list). A refresh token is looked up by its digest.
+expiry, revocation list: read from the store here, not through the FHIR API's cache). A refresh token is looked up by its digest.
 """
 
 from smart_auth import opaque, replay
@@ -91,7 +91,7 @@ def find(
     """The token `value` names, whatever the hint says (RFC 7009 section 2.1: hints may be wrong)."""
     if value.count(".") == 2:
         try:
-            return IssuedAccessToken(tokens.verify(value))
+            return IssuedAccessToken(tokens.verify(value, fresh=True))
         except InvalidToken:
             return None
     record = RefreshToken.objects(token_hash=opaque.digest(value)).first()

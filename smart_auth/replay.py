@@ -8,7 +8,8 @@ either the client or an attacker holds a stolen copy.
 
 from datetime import UTC, datetime
 
-from smart_auth.models import IssuedToken, RefreshToken, RevokedToken
+from smart_auth import revocation
+from smart_auth.models import IssuedToken, RefreshToken
 
 
 def record_issued(jti: str, family: str, exp: int) -> None:
@@ -17,5 +18,5 @@ def record_issued(jti: str, family: str, exp: int) -> None:
 
 def revoke_family(family: str) -> None:
     for issued in IssuedToken.objects(family=family):
-        RevokedToken.objects(jti=issued.jti).upsert_one(set__expires_at=issued.expires_at)
+        revocation.record(issued.jti, issued.expires_at)
     RefreshToken.objects(family=family).update(set__revoked=True)

@@ -6,6 +6,7 @@ Their records (smart_auth.models) are bound to the database by the composition r
 from dataclasses import dataclass, field
 
 from smart_auth.keys import KeyRing
+from smart_auth.revocation import RevocationList
 from smart_auth.sender import OutboxSender, Sender
 from smart_auth.tokens import TokenService
 
@@ -22,6 +23,10 @@ class AuthServices:
     def build(cls, settings, sender: Sender | None = None) -> "AuthServices":
         keys = KeyRing(settings.token_lifetime)
         tokens = TokenService(
-            keys, settings.public_root, settings.base_url, settings.token_lifetime
+            keys,
+            settings.public_root,
+            settings.base_url,
+            settings.token_lifetime,
+            RevocationList(settings.revocation_staleness),
         )
         return cls(settings, keys, tokens, sender or OutboxSender(settings.outbox))

@@ -3,19 +3,21 @@
 Claims: iss, aud (the FHIR base), sub, client_id, scope, iat, exp, jti, plus Carnet's context:
 `actor` (patient | practitioner | system), `fhirUser`, `patient`, `labelled`, `purpose_of_use`
 (TRE_R248 code) and `purpose_reason`. Verification checks signature, issuer, audience, expiry
-and the revocation list (RevokedToken), so app servers keep no session state.
+and the revocation list (smart_auth.revocation: cached, with bounded staleness), so app servers
+keep no session state.
 """
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 
+from smart_auth import revocation
 from smart_auth.keys import ALGORITHM, KeyRing
-from smart_auth.models import RevokedToken
+from smart_auth.revocation import RevocationList
 
 
 class InvalidToken(Exception):
@@ -28,6 +30,8 @@ class TokenService:
     issuer: str
     audience: str
     lifetime: int
+    # Without a staleness (a service built for a test or a script): looked up on every check.
+    revocations: RevocationList = field(default_factory=lambda: RevocationList(0))
 
     def issue(
         self,
@@ -72,7 +76,9 @@ class TokenService:
         token = jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}, claims, key)
         return token, claims
 
-    def verify(self, token: str) -> dict:
+    def verify(self, token: str, fresh: bool = False) -> dict:
+        """The token's claims, or InvalidToken. The revocation list is read through its cache
+        (bounded staleness), or from the store when `fresh` (introspection, revocation)."""
         try:
             kid = jws.extract_compact(token.encode()).headers().get("kid")
             if kid is not None and not isinstance(kid, str):
@@ -91,10 +97,9 @@ class TokenService:
                 str(getattr(exc, "description", None) or exc.__class__.__name__)
             ) from exc
         claims = decoded.claims
-        if RevokedToken.objects(jti=claims["jti"]).first() is not None:
+        if self.revocations.is_revoked(claims["jti"], fresh):
             raise InvalidToken("the token was revoked")
         return claims
 
     def revoke(self, claims: dict) -> None:
-        expires = datetime.fromtimestamp(claims["exp"], UTC)
-        RevokedToken.objects(jti=claims["jti"]).upsert_one(set__expires_at=expires)
+        revocation.record(claims["jti"], datetime.fromtimestamp(claims["exp"], UTC))

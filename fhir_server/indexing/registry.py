@@ -32,6 +32,15 @@ RESULT_PARAMETERS = frozenset(
 )
 
 
+# Types whose every resource is written on every audited request, offered only the searches they
+# are used for: an AuditEvent is searched for "who looked at my record" (by patient, date, agent,
+# entity) and by when it was written, so it extracts and indexes those values and no others.
+# Its other parameters are unknown to this server (ignored with a warning, or 400 when strict).
+SEARCHED_ONLY_BY = {
+    "AuditEvent": frozenset({"_id", "_lastUpdated", "patient", "date", "agent", "entity"}),
+}
+
+
 @dataclass(frozen=True)
 class SearchParam:
     code: str
@@ -55,6 +64,9 @@ class Registry:
             types = SUPPORTED_TYPES if base in ("Resource", "DomainResource") else (base,)
             for resource_type in types:
                 if resource_type not in self._by_type:
+                    continue
+                only = SEARCHED_ONLY_BY.get(resource_type)
+                if only is not None and definition["code"] not in only:
                     continue
                 try:
                     path = compile_expression(definition["expression"], resource_type)

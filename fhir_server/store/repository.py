@@ -409,12 +409,16 @@ class Store:
         uow: UnitOfWork | None = None,
         prepare: Callable[[dict, UnitOfWork], tuple[dict, dict]] | None = None,
         claim: Claim | None = None,
+        built_here: bool = False,
     ) -> tuple[Stored, bool]:
         """Store a new version of `resource` (its id set by the caller). Returns (stored, created).
 
         `expected_vid`: the version the caller based its change on (If-Match); 412 when stale.
         `claim`: a unique key the new resource holds, taken in the same unit of work
         (fhir_server.store.claims; ClaimTaken when another resource holds it).
+        `built_here`: the server built `resource` (an AuditEvent) and hands it over: plain JSON
+        without decimals that nobody changes afterwards, stored as it is rather than copied and
+        walked (an audited request writes one or two).
         """
         resource_type, id = resource["resourceType"], resource["id"]
         with self.unit_of_work(uow) as tx:
@@ -448,7 +452,9 @@ class Store:
             else:
                 vid = self._latest_vid(resource_type, id, tx) + 1
             moment = now()
-            resource, values, pk = self.new_version(_copy(resource), vid, moment)
+            resource, values, pk = self.new_version(
+                resource if built_here else _copy(resource), vid, moment
+            )
             if pk is None and current is not None and current["pk"].startswith("Patient/"):
                 pk = current["pk"]  # a Binary stays in the record its DocumentReference chose
             interaction = "create" if current is None else "update"
@@ -479,7 +485,7 @@ class Store:
             extra: dict = {}
             if prepare is not None:
                 resource, extra = prepare(resource, tx)
-            has_decimal = _has_decimal(resource)
+            has_decimal = not built_here and _has_decimal(resource)
             if has_decimal:
                 extra["dec"] = True
             doc = {

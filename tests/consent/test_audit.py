@@ -97,6 +97,40 @@ def test_the_patient_reads_who_looked_at_her_record_and_only_hers(world, client_
     assert alice.search("AuditEvent?patient=Patient/bernard&_total=accurate")["total"] == 0
 
 
+def test_the_patient_searches_her_access_history_by_who_when_and_what(world, client_for):
+    doc = world.doc("alice", "normal")
+    w.practitioner(client_for, "gp", "alice").get(f"DocumentReference/{doc}")
+    w.practitioner(client_for, "colleague", "alice").search("DocumentReference?status=current")
+    alice = w.patient(client_for, "alice")
+    every = {e["resource"]["id"] for e in alice.search("AuditEvent?_count=200")["entry"]}
+    by_gp = alice.ids("AuditEvent?agent=Practitioner/gp&_count=200")
+    by_colleague = alice.ids("AuditEvent?agent=Practitioner/colleague&_count=200")
+    assert by_gp and by_colleague and set(by_gp) | set(by_colleague) <= every
+    assert not set(by_gp) & set(by_colleague)
+    assert alice.ids(f"AuditEvent?entity=DocumentReference/{doc}&agent=Practitioner/gp") == by_gp
+    assert set(alice.ids("AuditEvent?patient=Patient/alice&date=ge2000-01-01&_count=200")) == every
+    assert alice.ids("AuditEvent?date=lt2000-01-01") == []
+    assert set(alice.ids("AuditEvent?_lastUpdated=ge2000-01-01&_count=200")) == every
+
+
+@pytest.mark.parametrize("parameter", ["outcome=0", "action=R", "type=rest", "entity-name=x"])
+def test_an_audit_event_is_searched_only_by_what_the_access_history_needs(
+    parameter, world, client_for
+):
+    """Every audited request writes AuditEvents: they hold the values of the searches the access
+    history uses (patient, date, agent, entity, _lastUpdated) and no others, which this server
+    does not offer (issue 13)."""
+    alice = w.patient(client_for, "alice")
+    strict = alice.get(f"AuditEvent?{parameter}", headers={"Prefer": "handling=strict"})
+    assert strict.status_code == 400
+    assert parameter.split("=")[0] in strict.get_json()["issue"][0]["diagnostics"]
+    statement = alice.get("metadata").get_json()
+    audit = next(r for r in statement["rest"][0]["resource"] if r["type"] == "AuditEvent")
+    offered = {p["name"] for p in audit.get("searchParam", [])}
+    assert {"patient", "date", "agent", "entity"} <= offered
+    assert parameter.split("=")[0] not in offered
+
+
 def test_professionals_do_not_read_the_access_history(world, client_for):
     gp = w.practitioner(client_for, "gp", "alice")
     gp.get(f"DocumentReference/{world.doc('alice', 'normal')}")

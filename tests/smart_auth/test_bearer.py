@@ -1,7 +1,12 @@
 """Bearer tokens on the FHIR API (RFC 6750) and SMART scopes enforced on each interaction."""
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
+from carnet.app import build, create_app
+from smart_auth.models import RevokedToken
 from smart_auth.tokens import TokenService
 from tests.conftest import FhirClient, assert_outcome, issue_token
 
@@ -71,6 +76,55 @@ def test_revoked_token_is_401(app, carnet):
     client = FhirClient(app.test_client(), token)
     assert client.get("Patient").status_code == 200
     carnet.auth.tokens.revoke(claims)
+    assert_outcome(client.get("Patient"), 401)
+
+
+class Ticking:
+    """A monotonic clock the test moves."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _revoked_by_another_worker(claims: dict) -> None:
+    """The revocation list written as another worker writes it: to the store, not to this
+    process's cache."""
+    RevokedToken(jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC)).save()
+
+
+def test_a_revocation_by_another_worker_applies_within_the_staleness_bound(app, carnet):
+    # FHIR_SERVER_REVOCATION_STALENESS: answers are kept that long, never longer.
+    revocations = carnet.auth.tokens.revocations
+    revocations.clock = clock = Ticking()
+    token, claims = carnet.auth.tokens.issue(
+        client_id="c", scope="system/*.cruds", actor="system", subject="c"
+    )
+    client = FhirClient(app.test_client(), token)
+    assert client.get("Patient").status_code == 200
+    _revoked_by_another_worker(claims)
+    clock.now += revocations.staleness - 0.5
+    assert client.get("Patient").status_code == 200  # cached: no lookup per request
+    clock.now += 0.5
+    response = client.get("Patient")
+    assert_outcome(response, 401)
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert token not in response.get_data(as_text=True)
+    clock.now += 3600  # revoked for good: a revocation is never forgotten
+    assert_outcome(client.get("Patient"), 401)
+
+
+def test_without_staleness_a_revocation_applies_at_once(settings):
+    settings = replace(settings, revocation_staleness=0)
+    carnet = build(settings)
+    token, claims = carnet.auth.tokens.issue(
+        client_id="c", scope="system/*.cruds", actor="system", subject="c"
+    )
+    client = FhirClient(create_app(settings, carnet).test_client(), token)
+    assert client.get("Patient").status_code == 200
+    _revoked_by_another_worker(claims)
     assert_outcome(client.get("Patient"), 401)
 
 
