@@ -46,6 +46,7 @@ from bench.rest_core import (  # noqa: E402
     scratch_settings,
     store_description,
 )
+from carnet import heap  # noqa: E402
 from carnet.app import build, create_app  # noqa: E402
 from ingestion.ins import nir_key  # noqa: E402
 
@@ -153,6 +154,7 @@ class Target:
         settings = scratch_settings()
         self.carnet = build(settings)
         self.client = create_app(settings, self.carnet).test_client()
+        heap.settle()  # as a served worker does once its app is built
         token, _ = self.carnet.auth.tokens.issue(
             client_id="bench-hospital",
             scope="system/*.cruds",
