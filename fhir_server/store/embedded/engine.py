@@ -487,30 +487,29 @@ class Checkpointer:
 
 def _checkpoints(engine_ref, pending: threading.Event) -> None:
     """The checkpointer's loop: wait for a commit, let the moment's other commits come, copy.
-    Its connection never creates the file (a data directory removed meanwhile stays removed)."""
-    conn = None
-    try:
-        while True:
-            if not pending.wait(timeout=60):
-                if engine_ref() is None:
-                    return
-                continue
-            time.sleep(CHECKPOINT_DELAY)
-            pending.clear()
-            engine = engine_ref()
-            if engine is None:
+    Each pass opens its own connection and closes it (an idle thread holds no file open), one
+    that never creates the file (a data directory removed meanwhile stays removed); the thread
+    ends once its engine is gone."""
+    while True:
+        if not pending.wait(timeout=5):
+            if engine_ref() is None:
                 return
+            continue
+        time.sleep(CHECKPOINT_DELAY)
+        pending.clear()
+        engine = engine_ref()
+        if engine is None:
+            return
+        try:
+            conn = sqlite3.connect(Path(engine.path).as_uri() + "?mode=rw", uri=True)
             try:
-                if conn is None:
-                    conn = sqlite3.connect(Path(engine.path).as_uri() + "?mode=rw", uri=True)
-                    conn.execute(f"PRAGMA synchronous={engine.synchronous}")
+                conn.execute(f"PRAGMA synchronous={engine.synchronous}")
                 engine.checkpointer.run_once(conn)
-            except sqlite3.Error:
-                pass  # busy or gone: the next commit asks again, and the backstop stays
-            del engine
-    finally:
-        if conn is not None:
-            conn.close()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            pass  # busy or gone: the next commit asks again, and the backstop stays
+        del engine
 
 
 def _one_kind(low, high) -> bool:
