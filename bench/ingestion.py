@@ -18,10 +18,8 @@ Request bodies are serialised before the clock starts. This is a script, not a t
 
 --preload N (a list: one fresh store per size) first stores N DocumentReferences of other
 patients, 100 per patient (bench/rest_core.py's documents, loaded untimed), so a push is timed on
-a store of that size; with several sizes the same pushes go to every store, interleaved bundle by
-bundle (a change of the shared machine's load falls on each size alike; a run's time is the sum
-of its own pushes), and the script prints each size's rate as a ratio of the first's (issue 11: a
-push at 100k documents at >= 0.8x the rate on an empty store).
+a store of that size; with several sizes the script prints each run's rate as a ratio of the
+first's (issue 11: a push at 100k documents at >= 0.8x the rate on an empty store).
 """
 
 import argparse
@@ -100,26 +98,18 @@ def provide_bundle(rng: random.Random, nir: str, documents: int, size: int) -> d
 
 def push_all(client, headers: dict, bodies: list[bytes], documents: int, expect: str) -> dict:
     """Push each body, timed; the figures of the run."""
-    return figures([push(client, headers, body, expect) for body in bodies], bodies, documents)
-
-
-def push(client, headers: dict, body: bytes, expect: str) -> float:
-    """One push, checked; its latency in seconds."""
-    t0 = time.perf_counter()
-    response = client.post("/fhir", data=body, headers=headers)
-    latency = time.perf_counter() - t0
-    if response.status_code != 200:
-        raise RuntimeError(f"push failed: {response.get_data(as_text=True)[:500]}")
-    statuses = {e["response"]["status"] for e in response.get_json()["entry"]}
-    if statuses != {expect}:
-        raise RuntimeError(f"expected {expect} for every entry, got {statuses}")
-    return latency
-
-
-def figures(latencies: list[float], bodies: list[bytes], documents: int) -> dict:
-    """A run's rate and latencies; its time is the sum of its pushes' (interleaved runs share
-    the wall clock)."""
-    elapsed = sum(latencies)
+    latencies = []
+    start = time.perf_counter()
+    for body in bodies:
+        t0 = time.perf_counter()
+        response = client.post("/fhir", data=body, headers=headers)
+        latencies.append(time.perf_counter() - t0)
+        if response.status_code != 200:
+            raise RuntimeError(f"push failed: {response.get_data(as_text=True)[:500]}")
+        statuses = {e["response"]["status"] for e in response.get_json()["entry"]}
+        if statuses != {expect}:
+            raise RuntimeError(f"expected {expect} for every entry, got {statuses}")
+    elapsed = time.perf_counter() - start
     ordered = sorted(latencies)
     return {
         "bundles": len(bodies),
@@ -146,50 +136,26 @@ def preload(carnet, count: int, rng: random.Random) -> None:
             print(f"  {first + 1000}/{count} preloaded", file=sys.stderr, flush=True)
 
 
-class Target:
-    """One fresh store holding `preloaded` DocumentReferences, and a hospital's client of it."""
-
-    def __init__(self, preloaded: int):
-        self.preloaded = preloaded
-        settings = scratch_settings()
-        self.carnet = build(settings)
-        self.client = create_app(settings, self.carnet).test_client()
-        heap.settle()  # as a served worker does once its app is built
-        token, _ = self.carnet.auth.tokens.issue(
-            client_id="bench-hospital",
-            scope="system/*.cruds",
-            actor="system",
-            subject="bench-hospital",
-            organization="Organization/demo-hegp",
-            lifetime=6 * 3600,
-        )
-        self.headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": FHIR_JSON,
-            "Accept": FHIR_JSON,
-        }
-        if preloaded:
-            print(f"preloading {preloaded} documents ...", file=sys.stderr, flush=True)
-            preload(self.carnet, preloaded, random.Random(preloaded))
-
-    def push(self, body: bytes, expect: str) -> float:
-        return push(self.client, self.headers, body, expect)
-
-    def counts(self) -> tuple[int, int]:
-        """(DocumentReferences stored by the pushes, records opened), the warm-up's left out."""
-        db = self.carnet.store.db
-        stored = db["DocumentReference"].count_documents({}) - self.preloaded - 1
-        return stored, db["Patient"].count_documents({}) - 1
-
-    def discard(self) -> None:
-        discard(self.carnet)
-
-
-def run(args, sizes: list[int]) -> list[tuple[list, int, int]]:
-    """One fresh store per size, then the same pushes to each, interleaved bundle by bundle (so
-    a change of the machine's load falls on every size alike): per size (results, stored,
-    opened)."""
+def run(args, preloaded: int) -> tuple[list, int, int]:
+    """One fresh store, `preloaded` documents, then the timed pushes: (results, stored, opened)."""
     rng = random.Random(65)
+    settings = scratch_settings()
+    carnet = build(settings)
+    client = create_app(settings, carnet).test_client()
+    heap.settle()  # as a served worker does once its app is built
+    token, _ = carnet.auth.tokens.issue(
+        client_id="bench-hospital",
+        scope="system/*.cruds",
+        actor="system",
+        subject="bench-hospital",
+        organization="Organization/demo-hegp",
+        lifetime=6 * 3600,
+    )
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": FHIR_JSON,
+        "Accept": FHIR_JSON,
+    }
     size = args.size_kb * 1024
     nirs = people(args.patients)
 
@@ -199,34 +165,25 @@ def run(args, sizes: list[int]) -> list[tuple[list, int, int]]:
             for i in range(count)
         ]
 
-    targets: list[Target] = []
+    results = []
     try:
-        for preloaded in sizes:
-            targets.append(Target(preloaded))
+        if preloaded:
+            print(f"preloading {preloaded} documents ...", file=sys.stderr, flush=True)
+            preload(carnet, preloaded, random.Random(preloaded))
         # One untimed push of someone else: the process's first request pays one-time costs
         # (lazy imports, profiles) that would otherwise fall on whichever run comes first.
         warm_up = json.dumps(provide_bundle(rng, people(args.patients + 1)[-1], 1, size)).encode()
-        for target in targets:
-            target.push(warm_up, "201 Created")
+        push_all(client, headers, [warm_up], 1, "201 Created")
         singles = bodies(args.singles, 1)
+        results.append(("1 PDF per bundle", push_all(client, headers, singles, 1, "201 Created")))
         tens = bodies(args.tens, 10)
-        runs = [
-            ("1 PDF per bundle", singles, 1, "201 Created"),
-            ("10 PDFs per bundle", tens, 10, "201 Created"),
-            ("1 per bundle, repeated", singles, 1, "200 OK"),
-        ]
-        results: list[list] = [[] for _ in targets]
-        for name, pushed, documents, expect in runs:
-            latencies: list[list[float]] = [[] for _ in targets]
-            for body in pushed:
-                for i, target in enumerate(targets):
-                    latencies[i].append(target.push(body, expect))
-            for i in range(len(targets)):
-                results[i].append((name, figures(latencies[i], pushed, documents)))
-        return [(results[i], *target.counts()) for i, target in enumerate(targets)]
+        results.append(("10 PDFs per bundle", push_all(client, headers, tens, 10, "201 Created")))
+        results.append(("1 per bundle, repeated", push_all(client, headers, singles, 1, "200 OK")))
+        stored = carnet.store.db["DocumentReference"].count_documents({}) - preloaded - 1
+        opened = carnet.store.db["Patient"].count_documents({}) - 1
     finally:
-        for target in targets:
-            target.discard()
+        discard(carnet)
+    return results, stored, opened
 
 
 def main(argv=None) -> int:
@@ -258,7 +215,8 @@ def main(argv=None) -> int:
         "(the ITI-65 default here)."
     )
     rates: dict[int, dict[str, float]] = {}
-    for preloaded, (results, stored, opened) in zip(sizes, run(args, sizes), strict=True):
+    for preloaded in sizes:
+        results, stored, opened = run(args, preloaded)
         rates[preloaded] = {name: r["docs_per_s"] for name, r in results}
         print()
         print(f"store holding {preloaded} DocumentReferences before the pushes:")
