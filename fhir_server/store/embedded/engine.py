@@ -460,7 +460,6 @@ class Checkpointer:
         self._pending = threading.Event()
         self._pid: int | None = None
         self._lock = threading.Lock()
-        self.passes = 0  # checkpoints run (for tests and benchmarks)
 
     def committed(self) -> None:
         """A commit of this process went to the log: a checkpoint is due."""
@@ -482,7 +481,6 @@ class Checkpointer:
 
     def run_once(self, conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        self.passes += 1
 
 
 def _checkpoints(engine_ref, pending: threading.Event) -> None:
