@@ -53,6 +53,7 @@ from bench.rest_core import (  # noqa: E402
     scratch_settings,
     store_description,
 )
+from carnet import heap  # noqa: E402
 from carnet.app import build, create_app  # noqa: E402
 from ingestion.ins import nir_key  # noqa: E402
 
@@ -198,6 +199,8 @@ def preload(carnet, count: int, rng: random.Random) -> None:
             resource["id"] = str(uuid.uuid4())
             batch.append(resource)
         insert_direct(carnet, batch)
+        if (first + 1000) % 10_000 == 0:
+            print(f"  {first + 1000}/{count} preloaded", file=sys.stderr, flush=True)
 
 
 def run(args, preloaded: int) -> tuple[list, int, int]:
@@ -206,6 +209,7 @@ def run(args, preloaded: int) -> tuple[list, int, int]:
     settings = scratch_settings()
     carnet = build(settings)
     client = create_app(settings, carnet).test_client()
+    heap.settle()  # as a served worker does once its app is built
     token, _ = carnet.auth.tokens.issue(
         client_id="bench-hospital",
         scope="system/*.cruds",
@@ -333,6 +337,9 @@ def main(argv=None) -> int:
                 f"{name}: {rate / rates[base][name]:.2f}" for name, rate in rates[preloaded].items()
             )
             print(f"  N = {preloaded:>7}: {cells}")
+            worst = min(rate / rates[base][name] for name, rate in rates[preloaded].items())
+            verdict = "met" if worst >= 0.8 else "MISSED"
+            print(f"             lowest {worst:.2f} (target >= 0.8: {verdict})")
     return 0
 
 

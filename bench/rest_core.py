@@ -24,6 +24,7 @@ This is a script, not a test. It prints the machine and store it ran on.
 
 import argparse
 import copy
+import gc
 import os
 import platform
 import random
@@ -38,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from carnet import heap  # noqa: E402
 from carnet.app import build, create_app  # noqa: E402
 from carnet_core.context import operator_context  # noqa: E402
 from consent.acl import access_fields  # noqa: E402
@@ -204,6 +206,32 @@ def insert_direct(carnet, resources: list[dict]) -> None:
     store.db["DocumentReference_history"].insert_many(history)
 
 
+class GcClock:
+    """The time the cyclic garbage collector runs, summed (gc.callbacks): a request's share of
+    it is the difference across the request."""
+
+    def __init__(self):
+        self.total = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._phase)
+
+    def _phase(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._started
+
+
+gc_clock = GcClock()
+
+
+def slowest_line(size: int, pauses: list[tuple[float, float]]) -> str:
+    """The slowest 2% of the patient searches and the collector's share of each."""
+    worst = sorted(pauses, reverse=True)[: max(1, len(pauses) // 50)]
+    cells = ", ".join(f"{total:.0f} ms (GC {gc_ms:.0f})" for total, gc_ms in worst)
+    return f"slowest patient searches at {size}: {cells}"
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     """p50 and p99 in milliseconds."""
     ordered = sorted(samples)
@@ -252,6 +280,7 @@ def run_size(size: int, args, log) -> dict:
     settings = scratch_settings()
     carnet = build(settings)
     app = create_app(settings, carnet)
+    heap.settle()  # as a served worker does once its app is built
     client = app.test_client()
     headers = {"Accept": FHIR_JSON}
     # A platform client's token, long-lived: a 100k run outlasts the default lifetime.
@@ -336,12 +365,15 @@ def run_size(size: int, args, log) -> dict:
         if count != size:
             raise RuntimeError(f"expected {size} stored DocumentReferences, found {count}")
 
-        def timed(urls: list[str], expect_entries: bool) -> tuple[float, float]:
+        def timed(urls: list[str], expect_entries: bool, slowest: list | None = None):
             samples = []
             for url in urls:
+                paused = gc_clock.total
                 t0 = time.perf_counter()
                 response = client.get(url, headers=headers)
                 samples.append(time.perf_counter() - t0)
+                if slowest is not None:
+                    slowest.append((samples[-1] * 1000, (gc_clock.total - paused) * 1000))
                 if response.status_code != 200:
                     raise RuntimeError(f"{url}: {response.status_code}")
                 if expect_entries and not response.get_json().get("entry"):
@@ -354,7 +386,10 @@ def run_size(size: int, args, log) -> dict:
         )
         base = "/fhir/DocumentReference?patient=Patient/{}&_count=20"
         loaded = patients[: max(1, min(len(patients), bulk_n))]  # patients with documents
-        result["search"] = timed([base.format(rng.choice(loaded)) for _ in range(q)], True)
+        searches = result["search_pauses"] = []
+        result["search"] = timed(
+            [base.format(rng.choice(loaded)) for _ in range(q)], True, searches
+        )
         result["search_type"] = timed(
             [
                 base.format(rng.choice(loaded)) + f"&type=http://loinc.org|{rng.choice(TYPES)[0]}"
@@ -451,6 +486,8 @@ def main(argv=None) -> int:
         log(f"size {size}: done in {time.perf_counter() - t0:.0f}s")
     print()
     if done:
+        for size, r in done.items():
+            print(slowest_line(size, r["search_pauses"]))
         print(targets(done))
         worst = min(r["http_rate"] / r["write_rate"] for r in done.values())
         print(

@@ -20,7 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
-from carnet import cli_admin
+from carnet import cli_admin, heap
 from fhir_server import jsonio
 from fhir_server.config import Settings
 
@@ -153,7 +153,9 @@ def _serve(args) -> int:
         carnet = build(settings)
         if args.demo:
             load_demo(carnet)
-        create_app(settings, carnet).run(host=args.host, port=args.port)
+        app = create_app(settings, carnet)
+        heap.settle()
+        app.run(host=args.host, port=args.port)
         return 0
     if args.demo:
         load_demo(build(settings))
@@ -182,8 +184,10 @@ def _gunicorn(factory, args) -> int:
             self.cfg.set("limit_request_line", limits.SERVER_REQUEST_LINE)
             self.cfg.set("limit_request_field_size", limits.SERVER_HEADER_FIELD)
 
-        def load(self):
-            return factory()
+        def load(self):  # in each worker, after the fork
+            app = factory()
+            heap.settle()
+            return app
 
     Server().run()
     return 0

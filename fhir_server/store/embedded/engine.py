@@ -8,16 +8,25 @@ database: a committed transaction survives a crash of the process or the machine
 blocked), and a unit of work spanning collections commits whole or not at all.
 
 Connections are per process and per thread (opened after a fork, never inherited).
+
+https://www.sqlite.org/wal.html#automatic_checkpoint - a commit appends to the write-ahead log
+(and waits for its fsync); copying the log back into the database file (a checkpoint: the pages
+written, the file fsynced) is done by a thread of this process, a moment after the commits
+(`Checkpointer`), not by whichever commit crosses SQLite's threshold: that commit's request would
+wait for the copy. A commit still checkpoints itself past `BACKSTOP_PAGES`, should the thread fall
+behind; a checkpoint, wherever it runs, copies only what is already durable in the log.
 """
 
 import json
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import bson
 from pymongo.errors import DuplicateKeyError
@@ -29,6 +38,8 @@ FILE_NAME = "carnet.sqlite3"
 MAX_KEYS = 6  # columns k0..k5 of the entries table
 _KEY_COLUMNS = ", ".join(f"k{i}" for i in range(MAX_KEYS))
 _PARAMS = 30000  # under SQLite's limit of bound parameters per statement
+CHECKPOINT_DELAY = 0.5  # seconds between a commit and the background checkpoint that follows it
+BACKSTOP_PAGES = 20000  # a commit checkpoints itself past this many pages of log (~80 MiB)
 _INSERT_ENTRY = f"INSERT INTO entries (ixid, {_KEY_COLUMNS}, id, uniq) VALUES (?, {', '.join('?' * MAX_KEYS)}, ?, ?)"
 
 SCHEMA = f"""
@@ -71,6 +82,7 @@ class Engine:
         self._indexes: dict[str, list[IndexDef]] = {}
         self._generation = -1
         self._lock = threading.Lock()
+        self.checkpointer = Checkpointer(self)
         self.conn().executescript(SCHEMA)
 
     # -- connections and transactions --------------------------------------------------------
@@ -83,6 +95,7 @@ class Engine:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA busy_timeout=60000")
             conn.execute("PRAGMA cache_size=-8192")  # 8 MiB of pages at most, per connection
+            conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see Checkpointer
             local.conn, local.pid, local.depth = conn, os.getpid(), 0
         return local.conn
 
@@ -120,6 +133,7 @@ class Engine:
             raise
         local.depth = 0
         conn.execute("COMMIT")
+        self.checkpointer.committed()
 
     # -- index definitions --------------------------------------------------------------------
 
@@ -429,6 +443,71 @@ class Engine:
             size = min(size * 4, 4096)
             rows = self.conn().execute(select + after + tail, (*params, rows[-1][0], size))
             rows = rows.fetchall()
+
+
+class Checkpointer:
+    """Copies the write-ahead log back into the database file on a thread of its own, a moment
+    after commits (one pass for all the commits of that moment), so that no request waits for it.
+
+    A passive checkpoint: it copies what no reader still needs and never blocks a reader or a
+    writer. The thread is this process's (started again after a fork) and stops when the engine
+    is gone. Whatever it has not copied yet is in the log, which every connection reads and a
+    restart replays: durability is the commit's fsync, not the checkpoint's.
+    """
+
+    def __init__(self, engine: "Engine"):
+        self._engine = weakref.ref(engine)
+        self._pending = threading.Event()
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def committed(self) -> None:
+        """A commit of this process went to the log: a checkpoint is due."""
+        if self._pid != os.getpid():
+            self._start()
+        self._pending.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pending = threading.Event()
+            self._pid = os.getpid()
+            thread = threading.Thread(
+                target=_checkpoints, args=(self._engine, self._pending), daemon=True
+            )
+            thread.name = "carnet-checkpointer"
+            thread.start()
+
+    def run_once(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _checkpoints(engine_ref, pending: threading.Event) -> None:
+    """The checkpointer's loop: wait for a commit, let the moment's other commits come, copy.
+    Each pass opens its own connection and closes it (an idle thread holds no file open), one
+    that never creates the file (a data directory removed meanwhile stays removed); the thread
+    ends once its engine is gone."""
+    while True:
+        if not pending.wait(timeout=5):
+            if engine_ref() is None:
+                return
+            continue
+        time.sleep(CHECKPOINT_DELAY)
+        pending.clear()
+        engine = engine_ref()
+        if engine is None:
+            return
+        try:
+            conn = sqlite3.connect(Path(engine.path).as_uri() + "?mode=rw", uri=True)
+            try:
+                conn.execute(f"PRAGMA synchronous={engine.synchronous}")
+                engine.checkpointer.run_once(conn)
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            pass  # busy or gone: the next commit asks again, and the backstop stays
+        del engine
 
 
 def _one_kind(low, high) -> bool:
