@@ -22,6 +22,7 @@ from smart_auth.accounts import (
     authenticate,
     find_account,
     is_locked,
+    record_failure,
     set_password,
     throttle_keys,
 )
@@ -56,6 +57,12 @@ def _new_password() -> str | None:
 NEW_PASSWORD_REFUSED = (
     f"Le nouveau mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères et être "
     "saisi deux fois à l'identique."
+)
+
+
+RESET_PAUSED = (
+    "Trop de demandes de réinitialisation : pour votre sécurité, elles reprendront dans "
+    "{minutes} minutes."
 )
 
 
@@ -100,9 +107,24 @@ def password_reset():
     return _page("password_reset.html")
 
 
+def _reset_policy() -> LoginPolicy:
+    """FHIR_SERVER_RESET_MAX_REQUESTS per FHIR_SERVER_LOCKOUT_SECONDS, counted apart from sign-in."""
+    settings = current_app.extensions["carnet"].auth.settings
+    return LoginPolicy(settings.reset_max_requests, settings.lockout_seconds)
+
+
 def password_reset_submit():
-    """Send a code to the account's channel; the answer is the same for an unknown username."""
+    """Send a code to the account's channel; the answer is the same for an unknown username.
+
+    Requests are counted per username and per client address, known username or not (so that a
+    pause tells nothing either), apart from sign-in failures: each one sends a message."""
     username = request.form.get("username", "")
+    requests_of = throttle_keys(username, request.remote_addr, counter="reset:")
+    policy = _reset_policy()
+    if is_locked(requests_of):
+        minutes = max(1, round(policy.lockout_seconds / 60))
+        return _page("password_reset.html", 429, message=RESET_PAUSED.format(minutes=minutes))
+    record_failure(requests_of, policy)
     account = find_account(username)
     challenge_id = secrets.token_urlsafe(24)
     if account is not None and not is_locked(throttle_keys(username, request.remote_addr)):
