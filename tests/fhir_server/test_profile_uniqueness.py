@@ -7,39 +7,28 @@ either rule. Each current one also holds its record's claim, taken in the same u
 two at once one commits, the other runs again and sees it.
 """
 
-import threading
+import itertools
 
 import pytest
 import requests
 
 from fhir_server.profile.records import RecordReader
 from tests.conftest import issue_token
-from tests.consent.world import patient
-from tests.fhir_server.test_profile_trusted_person import ROLE_CLASS, TRE_A05, directives, trusted
+from tests.fhir_server.test_profile_trusted_person import (
+    ROLE_CLASS,
+    TRE_A05,
+    directives,
+    me,  # noqa: F401 (Patient/p1 and their own app)
+    trusted,
+)
 from tests.smart_auth.conftest import live_server  # noqa: F401 (the app served in a thread)
+from tests.test_concurrent_uniqueness import at_once
 
 AT_ONCE = 8
 CURRENT = {
     "RelatedPerson": f"RelatedPerson?patient=p1&relationship={ROLE_CLASS}|NOK&active=true",
     "DocumentReference": f"DocumentReference?patient=p1&type={TRE_A05}|EXPPAT_3&status=current",
 }
-
-
-def _at_once(send, count: int = AT_ONCE) -> list[requests.Response]:
-    """`send(i)` from `count` threads released together; their responses."""
-    gate = threading.Barrier(count)
-    responses: list = [None] * count
-
-    def run(index: int) -> None:
-        gate.wait()
-        responses[index] = send(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return responses
 
 
 @pytest.mark.parametrize(
@@ -66,10 +55,12 @@ def test_first_writes_at_once_leave_one_current(live_server, resource_type, make
     )
     assert put.status_code == 201, put.text
     headers = {"Authorization": f"Bearer {own}", "Content-Type": "application/fhir+json"}
-    responses = _at_once(
-        lambda n: requests.post(
-            f"{base}/{resource_type}", json=make(n), headers=headers, timeout=60
-        )
+    numbers = itertools.count()
+    responses = at_once(
+        lambda: requests.post(
+            f"{base}/{resource_type}", json=make(next(numbers)), headers=headers, timeout=60
+        ),
+        AT_ONCE,
     )
     statuses = [r.status_code for r in responses]
     assert {s: statuses.count(s) for s in set(statuses)} == answers, [r.text for r in responses]
@@ -78,31 +69,31 @@ def test_first_writes_at_once_leave_one_current(live_server, resource_type, make
 
 
 @pytest.fixture
-def stale_once(monkeypatch):
-    """The profile's next search for the record's current one answers as a snapshot taken before
-    another request committed would (MongoDB's, in a transaction begun meanwhile): nothing."""
+def stale(monkeypatch):
+    """`stale()`: the profile's next search for the record's current one answers as a snapshot
+    taken before another request committed would (MongoDB's, in a transaction begun meanwhile)."""
     real = RecordReader.find
-    calls = {"stale": 1}
+    armed = []
 
     def find(self, ctx, resource_type, pk, params, *args, **kw):
-        if calls["stale"] and resource_type in CURRENT and params:
-            calls["stale"] -= 1
+        if armed and resource_type in CURRENT and params:
+            armed.pop()
             return []
         return real(self, ctx, resource_type, pk, params, *args, **kw)
 
     monkeypatch.setattr(RecordReader, "find", find)
-    return calls
+    return lambda: armed.append(True)
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
 def test_a_trusted_person_written_on_a_stale_snapshot_still_ends_the_other(
-    fhir, client_for, stale_once, method
+    me,  # noqa: F811
+    fhir,
+    stale,
+    method,
 ):
-    fhir.put("Patient/p1", {"resourceType": "Patient", "id": "p1"})
-    me = patient(client_for, "p1")
-    stale_once["stale"] = 0
     first = me.create(trusted("p1", "Martin"))
-    stale_once["stale"] = 1
+    stale()
     if method == "POST":
         assert me.post("RelatedPerson", trusted("p1", "Durand")).status_code == 201
     else:
@@ -113,14 +104,9 @@ def test_a_trusted_person_written_on_a_stale_snapshot_still_ends_the_other(
     assert me.get(f"RelatedPerson/{first['id']}").get_json()["active"] is False
 
 
-def test_a_directive_written_on_a_stale_snapshot_is_still_refused(
-    fhir, client_for, stale_once, snapshot
-):
-    fhir.put("Patient/p1", {"resourceType": "Patient", "id": "p1"})
-    me = patient(client_for, "p1")
-    stale_once["stale"] = 0
+def test_a_directive_written_on_a_stale_snapshot_is_still_refused(me, stale, snapshot):  # noqa: F811
     first = me.create(directives("p1", "mes directives"))
-    stale_once["stale"] = 1
+    stale()
     before = snapshot()
     refused = me.post("DocumentReference", directives("p1", "bis"))
     assert refused.status_code == 409, refused.get_data(as_text=True)

@@ -7,8 +7,6 @@ CSP R1111-28 and R1111-36 (ingestion.record_pages), NIST SP 800-63B section 6.1.
 slept on.
 """
 
-import dataclasses
-
 import pytest
 import requests
 
@@ -16,9 +14,9 @@ from ingestion.opt_out import read_notices
 from tests.conftest import issue_token
 from tests.ingestion.lifecycle import T0, record, status
 from tests.ingestion.mhd import HEGP, LETTER_NIR, example, fresh
-from tests.smart_auth.conftest import (
-    ADMIN_TOKEN,
-    live_server,  # noqa: F401 (the app served in a thread)
+from tests.smart_auth.conftest import (  # noqa: F401 (fixtures)
+    live_server,  # the app served in a thread
+    settings,  # with an outbox of the test's own
 )
 from tests.smart_auth.test_browser_login import CHROMIUM, chromium_page
 
@@ -30,16 +28,6 @@ pytestmark = pytest.mark.skipif(
 BORN = "1991-03-07"
 CARD = "1234567890"
 FIRST, SECOND, THIRD = "un mot de passe bien long", "une phrase de passe neuve", "et une troisième"
-
-
-@pytest.fixture
-def settings(settings, tmp_path):
-    return dataclasses.replace(
-        settings,
-        outbox=str(tmp_path / "outbox.jsonl"),
-        admin_token=ADMIN_TOKEN,
-        secret_key="test-session-key",
-    )
 
 
 @pytest.fixture
