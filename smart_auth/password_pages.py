@@ -46,8 +46,9 @@ def _message(status: int, title: str, text: str, back: str, error: bool = True, 
     )
 
 
-def _new_password() -> str | None:
-    """The new password typed twice, or None (the reason in the page's message)."""
+def new_password() -> str | None:
+    """The new password the form's `password` and `password2` hold, the same and long enough;
+    None otherwise (the page says why). The record's activation page reads it too."""
     password, again = request.form.get("password", ""), request.form.get("password2", "")
     if password != again:
         return None
@@ -79,7 +80,7 @@ def password_change_submit():
     if account is None:
         session["next"] = url_for(".password_change")
         return redirect(url_for(".login"))
-    password = _new_password()
+    password = new_password()
     if password is None:
         return _page("password_change.html", 400, message=NEW_PASSWORD_REFUSED)
     try:
@@ -158,7 +159,7 @@ def password_reset_code_submit():
     challenge_id = session.get(RESET_KEY)
     if not challenge_id:
         return redirect(url_for(".password_reset"))
-    password = _new_password()
+    password = new_password()
     if password is None:
         return _page("password_reset_code.html", 400, message=NEW_PASSWORD_REFUSED)
     try:
