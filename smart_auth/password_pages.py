@@ -109,7 +109,7 @@ def password_reset():
 
 
 def _reset_policy() -> LoginPolicy:
-    """FHIR_SERVER_RESET_MAX_REQUESTS per FHIR_SERVER_LOCKOUT_SECONDS, counted apart from sign-in."""
+    """FHIR_SERVER_RESET_MAX_REQUESTS per FHIR_SERVER_LOCKOUT_SECONDS, apart from sign-in."""
     settings = current_app.extensions["carnet"].auth.settings
     return LoginPolicy(settings.reset_max_requests, settings.lockout_seconds)
 

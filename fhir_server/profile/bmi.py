@@ -3,10 +3,11 @@
 When a body height (LOINC 8302-2) or weight (29463-7) Observation of a patient is written or
 deleted, the record's one BMI Observation (39156-5, kg/m², `derivedFrom` the two it comes from) is
 made, updated or removed in the same unit of work, from the latest height and the latest weight
-by effective date that every reader of the record reads: one masked from professionals or kept from
-the patient (consent.acl.HIDING_LABELS) is left out, so that neither `derivedFrom` nor the value
-shows it to someone who may not read it. It is written as the server's own `profile` context: nobody but the server
-changes it, and a BMI sent by a client as if measured is refused (422).
+by effective date that every reader of the record reads: one masked from professionals or kept
+from the patient (consent.acl.HIDING_LABELS) is left out, so that neither `derivedFrom` nor the
+value shows it to someone who may not read it. It is written as the server's own `profile`
+context: nobody but the server changes it, and a BMI sent by a client as if measured is refused
+(422).
 """
 
 from datetime import datetime

@@ -6,8 +6,8 @@ side (the patient or their legal representative). A new one must name each curre
 `superseded` in the same unit of work, written as the caller. A new one naming none is refused
 (409) and nothing is stored. The current one holds its record's claim (fhir_server.store.claims)
 in that unit of work: two first ones at once, each searching a snapshot without the other
-(MongoDB), cannot both commit; the second runs again and is refused. Documents a professional deposits with that type are theirs and
-follow the push's replacement rules.
+(MongoDB), cannot both commit; the second runs again and is refused. Documents a professional
+deposits with that type are theirs and follow the push's replacement rules.
 """
 
 import copy

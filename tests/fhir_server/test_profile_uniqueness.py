@@ -40,7 +40,12 @@ CURRENT = {
         ("DocumentReference", lambda n: directives("p1", f"v{n}"), {201: 1, 409: AT_ONCE - 1}),
     ],
 )
-def test_first_writes_at_once_leave_one_current(live_server, resource_type, make, answers):  # noqa: F811
+def test_first_writes_at_once_leave_one_current(
+    live_server,  # noqa: F811
+    resource_type,
+    make,
+    answers,
+):
     carnet = live_server.carnet
     system = issue_token(carnet, "system/*.cruds")
     own = issue_token(
@@ -104,7 +109,11 @@ def test_a_trusted_person_written_on_a_stale_snapshot_still_ends_the_other(
     assert me.get(f"RelatedPerson/{first['id']}").get_json()["active"] is False
 
 
-def test_a_directive_written_on_a_stale_snapshot_is_still_refused(me, stale, snapshot):  # noqa: F811
+def test_a_directive_written_on_a_stale_snapshot_is_still_refused(
+    me,  # noqa: F811
+    stale,
+    snapshot,
+):
     first = me.create(directives("p1", "mes directives"))
     stale()
     before = snapshot()
