@@ -113,6 +113,7 @@ def build(
         clock,
         Periods(settings.opt_out_days, settings.archive_years),
         settings.public_root + "/auth/record",
+        exports,
     )
     return Carnet(
         settings,

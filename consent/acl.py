@@ -20,6 +20,19 @@ NEVER = datetime(9999, 12, 31, tzinfo=UTC)  # visible_from of the operator's for
 _AUTHOR_TYPES = ("Practitioner/", "PractitionerRole/", "Organization/", "Device/")
 
 
+# The labels that keep a resource from some of its record's readers (consent.policy's read rules:
+# masked from professionals, kept from the patient or from their legal representatives).
+HIDING_LABELS = frozenset(
+    (codes.MASKED_LABEL, codes.INVISIBLE_LABEL, codes.INVISIBLE_TO_REPRESENTATIVES_LABEL)
+)
+
+
+def read_by_all_of_record(acl: dict) -> bool:
+    """Whether whoever reads the record reads this resource: no label keeps it from anyone (what
+    the server derives for the whole record may be made of it without showing what is hidden)."""
+    return not HIDING_LABELS.intersection(acl.get("labels", []))
+
+
 def labels_of(resource: dict) -> list[str]:
     # DocumentReference.securityLabel holds CodeableConcepts, meta.security Codings.
     codings = [

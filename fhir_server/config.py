@@ -86,6 +86,7 @@ class Settings:
     otp_lifetime: int = _integer("FHIR_SERVER_OTP_LIFETIME", 15 * 60)
     login_max_failures: int = _integer("FHIR_SERVER_LOGIN_MAX_FAILURES", 5)
     lockout_seconds: int = _integer("FHIR_SERVER_LOCKOUT_SECONDS", 15 * 60)
+    reset_max_requests: int = _integer("FHIR_SERVER_RESET_MAX_REQUESTS", 3)
     secret_key: str | None = _env("FHIR_SERVER_SECRET_KEY")
     # External professional identity provider (OpenID Connect); unset issuer = built-in login only
     pro_idp_issuer: str | None = _env("FHIR_SERVER_PRO_IDP_ISSUER")

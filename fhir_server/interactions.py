@@ -291,14 +291,19 @@ class Interactions:
                 f"The resource's id ({body.get('id')!r}) must equal the id in the URL ('{id}')",
                 expression=[f"{resource_type}.id"],
             )
-        stored, created = self.write(
-            ctx,
-            body,
-            method="PUT",
-            expected_vid=parse_etag(if_match),
-            uow=uow,
-            prepare=self._prepare_binary(resource_type),
-        )
+
+        def attempt() -> tuple[Stored, bool]:
+            return self.write(
+                ctx,
+                body,
+                method="PUT",
+                expected_vid=parse_etag(if_match),
+                uow=uow,
+                prepare=self._prepare_binary(resource_type),
+            )
+
+        # A follow-up's claim lost to a concurrent write (fhir_server.store.claims): run again.
+        stored, created = attempt() if uow is not None else retrying(attempt)
         return self._written(stored, created, prefer)
 
     def conditional_update(

@@ -17,6 +17,7 @@ from carnet_core.clock import Clock, aware, years_after
 from carnet_core.context import AccessContext, operator_context
 from carnet_core.errors import BadRequest, Conflict, InvalidResource
 from consent.audit import AUDIT_CONTEXT
+from fhir_server.bulk_export.operation import BulkExport
 from fhir_server.interactions import Interactions, Reply
 from fhir_server.store.binary import BlobStore
 from fhir_server.store.erasure import erase_compartment
@@ -64,6 +65,7 @@ class RecordLife:
         clock: Clock,
         periods: Periods,
         links: str,
+        exports: BulkExport,
     ):
         self.store = store
         self.interactions = interactions
@@ -73,6 +75,7 @@ class RecordLife:
         self.clock = clock
         self.periods = periods
         self.links = links  # where the person answers, named in every notice
+        self.exports = exports  # an erased record's export files go with it
 
     # -- the operator's side -------------------------------------------------------------------
     def notify(self, notices: list[Notice]) -> dict[str, list[str]]:
@@ -325,6 +328,7 @@ class RecordLife:
     def _erase_data(self, pk: str) -> None:
         with self.store.unit_of_work() as uow:
             erase_compartment(self.store.documents, self.blobs, pk, uow)
+        self.exports.erase_record(pk)  # files take no part in the unit of work: once it commits
 
     def _record_erasure(self, pk: str, why: str) -> None:
         """The one trace left: an AuditEvent saying that the record was erased, when and why

@@ -20,6 +20,7 @@ from ingestion.opt_out import AnswerRefused
 from smart_auth import login
 from smart_auth.accounts import MIN_PASSWORD_LENGTH, LoginPolicy
 from smart_auth.models import Account
+from smart_auth.password_pages import new_password
 
 CLIENT_ID = "carnet-record-page"
 SCOPES = "patient/Patient.ru"
@@ -166,8 +167,8 @@ def record_activate():
 
 def record_activate_submit():
     form = request.form
-    password = form.get("password", "")
-    if password != form.get("password2", "") or len(password) < MIN_PASSWORD_LENGTH:
+    password = new_password()
+    if password is None:
         return _activate_page(
             400,
             f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères et être "

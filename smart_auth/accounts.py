@@ -165,11 +165,13 @@ def verify_hash(password_hash: str, password: str) -> bool:
         return False
 
 
-def throttle_keys(username: str, address: str | None) -> list[str]:
-    """The throttle records a sign-in attempt counts against: the username, the client address."""
-    keys = ["user:" + normalize_username(username)]
+def throttle_keys(username: str, address: str | None, counter: str = "") -> list[str]:
+    """The throttle records a sign-in attempt counts against: the username, the client address.
+
+    `counter` names another count kept the same way (password-reset requests: "reset:")."""
+    keys = [counter + "user:" + normalize_username(username)]
     if address:
-        keys.append("addr:" + address)
+        keys.append(counter + "addr:" + address)
     return [hashlib.sha256(k.encode()).hexdigest() for k in keys]
 
 

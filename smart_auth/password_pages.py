@@ -22,6 +22,7 @@ from smart_auth.accounts import (
     authenticate,
     find_account,
     is_locked,
+    record_failure,
     set_password,
     throttle_keys,
 )
@@ -45,8 +46,9 @@ def _message(status: int, title: str, text: str, back: str, error: bool = True, 
     )
 
 
-def _new_password() -> str | None:
-    """The new password typed twice, or None (the reason in the page's message)."""
+def new_password() -> str | None:
+    """The new password the form's `password` and `password2` hold, the same and long enough;
+    None otherwise (the page says why). The record's activation page reads it too."""
     password, again = request.form.get("password", ""), request.form.get("password2", "")
     if password != again:
         return None
@@ -56,6 +58,12 @@ def _new_password() -> str | None:
 NEW_PASSWORD_REFUSED = (
     f"Le nouveau mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères et être "
     "saisi deux fois à l'identique."
+)
+
+
+RESET_PAUSED = (
+    "Trop de demandes de réinitialisation : pour votre sécurité, elles reprendront dans "
+    "{minutes} minutes."
 )
 
 
@@ -72,7 +80,7 @@ def password_change_submit():
     if account is None:
         session["next"] = url_for(".password_change")
         return redirect(url_for(".login"))
-    password = _new_password()
+    password = new_password()
     if password is None:
         return _page("password_change.html", 400, message=NEW_PASSWORD_REFUSED)
     try:
@@ -100,9 +108,24 @@ def password_reset():
     return _page("password_reset.html")
 
 
+def _reset_policy() -> LoginPolicy:
+    """FHIR_SERVER_RESET_MAX_REQUESTS per FHIR_SERVER_LOCKOUT_SECONDS, apart from sign-in."""
+    settings = current_app.extensions["carnet"].auth.settings
+    return LoginPolicy(settings.reset_max_requests, settings.lockout_seconds)
+
+
 def password_reset_submit():
-    """Send a code to the account's channel; the answer is the same for an unknown username."""
+    """Send a code to the account's channel; the answer is the same for an unknown username.
+
+    Requests are counted per username and per client address, known username or not (so that a
+    pause tells nothing either), apart from sign-in failures: each one sends a message."""
     username = request.form.get("username", "")
+    requests_of = throttle_keys(username, request.remote_addr, counter="reset:")
+    policy = _reset_policy()
+    if is_locked(requests_of):
+        minutes = max(1, round(policy.lockout_seconds / 60))
+        return _page("password_reset.html", 429, message=RESET_PAUSED.format(minutes=minutes))
+    record_failure(requests_of, policy)
     account = find_account(username)
     challenge_id = secrets.token_urlsafe(24)
     if account is not None and not is_locked(throttle_keys(username, request.remote_addr)):
@@ -136,7 +159,7 @@ def password_reset_code_submit():
     challenge_id = session.get(RESET_KEY)
     if not challenge_id:
         return redirect(url_for(".password_reset"))
-    password = _new_password()
+    password = new_password()
     if password is None:
         return _page("password_reset_code.html", 400, message=NEW_PASSWORD_REFUSED)
     try:

@@ -30,7 +30,7 @@ def server(tmp_path):
         live.stop()
 
 
-def _at_once(send, count: int = REQUESTS) -> list[requests.Response]:
+def at_once(send, count: int = REQUESTS) -> list[requests.Response]:
     """`send()` from `count` threads released together; their responses."""
     gate = threading.Barrier(count)
     responses: list = [None] * count
@@ -85,7 +85,7 @@ def test_twenty_conditional_creates_at_once_make_one_resource(server):
             timeout=60,
         )
 
-    responses = _at_once(create)
+    responses = at_once(create)
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * (REQUESTS - 1) + [201], [r.text for r in responses]
     found = _search(server.url, headers, f"Organization?identifier={system}|one")
@@ -124,7 +124,7 @@ def test_twenty_conditional_creates_at_once_make_one_resource(server):
         }
         return requests.post(f"{server.url}/fhir", json=bundle, headers=headers, timeout=60)
 
-    responses = _at_once(transaction)
+    responses = at_once(transaction)
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     found = _search(server.url, headers, f"Organization?identifier={system}|two")
     assert len(found) == 1
@@ -148,7 +148,7 @@ def test_twenty_identical_pushes_at_once_store_one_document(server):
     def push():
         return requests.post(f"{server.url}/fhir", json=bundle, headers=headers, timeout=120)
 
-    responses = _at_once(push)
+    responses = at_once(push)
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     found = _search(
         server.url, headers, f"DocumentReference?identifier={master['system']}|{master['value']}"

@@ -43,4 +43,5 @@ class ExportJob(me.Document):
     exported = me.IntField(default=0)
     created = me.DateTimeField(default=utcnow)
     updated = me.DateTimeField(default=utcnow)  # the runner's heartbeat
-    meta = {"collection": "export_jobs", "db_alias": ALIAS}
+    # fhir_server.bulk_export.erasure: the jobs of one record, the jobs of every record.
+    meta = {"collection": "export_jobs", "db_alias": ALIAS, "indexes": [("level", "patient")]}

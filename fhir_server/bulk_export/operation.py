@@ -23,6 +23,7 @@ from carnet_core.errors import BadRequest, FhirError, Forbidden, NotFound
 from carnet_core.outcome import information
 from consent.codes import DIRECTORY_TYPES
 from fhir_server import jsonio, resources
+from fhir_server.bulk_export.erasure import erase_exports_of
 from fhir_server.bulk_export.job import Audit, aware, job_folder, run_export
 from fhir_server.bulk_export.models import ExportJob, utcnow
 from fhir_server.interactions import Interactions, Reply
@@ -220,6 +221,10 @@ class BulkExport:
         if job.status != "running":
             shutil.rmtree(job_folder(self.root, job.job_id), ignore_errors=True)
         return Reply(202, information(f"Export job {job_id} cancelled"))
+
+    def erase_record(self, pk: str) -> int:
+        """An erased record's exports go with it (fhir_server.bulk_export.erasure)."""
+        return erase_exports_of(self.root, pk)
 
     def file(self, ctx: AccessContext, job_id: str, name: str) -> Reply:
         job = self.own_job(ctx, job_id)

@@ -3,8 +3,11 @@
 When a body height (LOINC 8302-2) or weight (29463-7) Observation of a patient is written or
 deleted, the record's one BMI Observation (39156-5, kg/m², `derivedFrom` the two it comes from) is
 made, updated or removed in the same unit of work, from the latest height and the latest weight
-by effective date. It is written as the server's own `profile` context: nobody but the server
-changes it, and a BMI sent by a client as if measured is refused (422).
+by effective date that every reader of the record reads: one masked from professionals or kept
+from the patient (consent.acl.HIDING_LABELS) is left out, so that neither `derivedFrom` nor the
+value shows it to someone who may not read it. It is written as the server's own `profile`
+context: nobody but the server changes it, and a BMI sent by a client as if measured is refused
+(422).
 """
 
 from datetime import datetime
@@ -13,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from carnet_core.context import AccessContext, operator_context
 from carnet_core.dates import MIN_DATE, date_range
 from carnet_core.errors import Issue
+from consent.acl import read_by_all_of_record
 from fhir_server.profile.codes import BMI, HEIGHT, LOINC, UCUM, VITAL_SIGNS, WEIGHT, vital_sign
 from fhir_server.profile.records import RecordReader
 from fhir_server.profile.units import UnknownUnit, is_ucum, standard_value
@@ -105,9 +109,11 @@ class BodyMassIndex:
     def _latest(self, pk: str, sign: str, uow: UnitOfWork) -> dict | None:
         found = self.reader.find(self.ctx, "Observation", pk, [("code", f"{LOINC}|{sign}")], uow)
         measured = [
-            r
-            for r in (s.resource for s in found)
-            if r.get("status") not in _NOT_MEASURED and _convertible(r, sign)
+            s.resource
+            for s in found
+            if read_by_all_of_record(s.doc.get("acl", {}))
+            and s.resource.get("status") not in _NOT_MEASURED
+            and _convertible(s.resource, sign)
         ]
         # The latest by effective date; of two at the same date, the last one written.
         measured.sort(key=lambda r: (_effective(r), r["meta"]["lastUpdated"]))

@@ -4,16 +4,19 @@ A record holds at most one current advance-directives DocumentReference written 
 side (the patient or their legal representative). A new one must name each current one in
 `relatesTo` with code `replaces` (MHD's replacement, as a push does: docs/domain.md); those become
 `superseded` in the same unit of work, written as the caller. A new one naming none is refused
-(409) and nothing is stored. Documents a professional deposits with that type are theirs and
-follow the push's replacement rules.
+(409) and nothing is stored. The current one holds its record's claim (fhir_server.store.claims)
+in that unit of work: two first ones at once, each searching a snapshot without the other
+(MongoDB), cannot both commit; the second runs again and is refused. Documents a professional
+deposits with that type are theirs and follow the push's replacement rules.
 """
 
 import copy
 
-from carnet_core.context import AccessContext
+from carnet_core.context import AccessContext, operator_context
 from carnet_core.errors import Conflict
 from fhir_server.profile.codes import ADVANCE_DIRECTIVES, DOC_TYPE_SYSTEM, is_advance_directives
 from fhir_server.profile.records import RecordReader
+from fhir_server.store.claims import Claim, current_key
 from fhir_server.store.repository import Store, Stored
 from fhir_server.store.unit_of_work import UnitOfWork
 
@@ -41,6 +44,7 @@ class AdvanceDirectives:
     def __init__(self, store: Store, reader: RecordReader):
         self.store = store
         self.reader = reader
+        self.ctx = operator_context("profile")
 
     def follow(self, ctx: AccessContext, stored: Stored, uow: UnitOfWork) -> None:
         new = stored.resource
@@ -68,3 +72,20 @@ class AdvanceDirectives:
         for old in current:
             superseded = {**copy.deepcopy(old.resource), "status": "superseded"}
             self.store.write(ctx, superseded, method="PUT", expected_vid=old.vid, uow=uow)
+        self.store.claims.take(self._claim(stored.doc["pk"]), stored.id, uow)
+
+    def _claim(self, pk: str) -> Claim:
+        """The record's one current advance directives: held while that document stays so."""
+
+        def holds(id: str, uow: UnitOfWork) -> bool:
+            found = self.store.find(self.ctx, "DocumentReference", {"_id": id}, limit=1, uow=uow)
+            if not found:
+                return False
+            held = Stored.of_current("DocumentReference", found[0])
+            current = (
+                is_advance_directives(held.resource) and held.resource.get("status") == "current"
+            )
+            return current and by_patient_side(held)
+
+        key = current_key("DocumentReference", pk, ADVANCE_DIRECTIVES)
+        return Claim(key, "DocumentReference", f"The advance directives of {pk}", holds)

@@ -4,7 +4,9 @@ The trusted person is a RelatedPerson of the record whose `relationship` holds T
 (fhir_server.profile.codes). Writing an active one ends every other active one of the record in
 the same unit of work: they are set `active: false` with `period.end` the moment of the change, in
 a new version written by the server's `profile` context (the patient and the professionals who
-recorded them keep reading them, as history).
+recorded them keep reading them, as history). The current one holds its record's claim
+(fhir_server.store.claims), taken in that unit of work: two first designations at once, each
+searching a snapshot without the other (MongoDB), cannot both commit; the second runs again.
 """
 
 import copy
@@ -12,6 +14,7 @@ import copy
 from carnet_core.context import AccessContext, operator_context
 from fhir_server.profile.codes import ROLE_CLASS_SYSTEM, TRUSTED_PERSON, is_trusted_person
 from fhir_server.profile.records import RecordReader
+from fhir_server.store.claims import Claim, current_key
 from fhir_server.store.repository import Store, Stored
 from fhir_server.store.unit_of_work import UnitOfWork
 
@@ -47,3 +50,14 @@ class TrustedPerson:
             previous["active"] = False
             previous["period"] = {**previous.get("period", {}), "end": ended}
             self.store.write(self.ctx, previous, method="PUT", expected_vid=other.vid, uow=uow)
+        self.store.claims.take(self._claim(pk), stored.id, uow)
+
+    def _claim(self, pk: str) -> Claim:
+        """The record's one current trusted person: held while that one stays current."""
+
+        def holds(id: str, uow: UnitOfWork) -> bool:
+            found = self.store.find(self.ctx, "RelatedPerson", {"_id": id}, limit=1, uow=uow)
+            return bool(found) and is_current(Stored.of_current("RelatedPerson", found[0]).resource)
+
+        key = current_key("RelatedPerson", pk, TRUSTED_PERSON)
+        return Claim(key, "RelatedPerson", f"The trusted person of {pk}", holds)

@@ -69,6 +69,11 @@ def identifier_key(resource_type: str, scope: str, system: str, value: str) -> s
     return "identifier:" + _digest(resource_type, scope, system, value)
 
 
+def current_key(resource_type: str, scope: str, rule: str) -> str:
+    """One key per "one current at a time" rule (`rule`) within `scope` (a record)."""
+    return "current:" + _digest(resource_type, scope, rule)
+
+
 def retrying(run: Callable[[], T]) -> T:
     """`run()`, run again (its unit of work undone) each time it loses a claim, a few times."""
     attempt = 1
@@ -103,6 +108,8 @@ class Claims:
                 tx.on_rollback(lambda: self.coll.delete_one({"_id": claim.key, "id": id}))
                 return
             previous = held[0]["id"]
+            if previous == id:  # a new version of the resource that holds it
+                return
             if claim.holds(previous, tx):
                 raise ClaimTaken(claim.what)
             moved = self.coll.update_one(

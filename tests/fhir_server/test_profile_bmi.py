@@ -161,3 +161,44 @@ def test_height_and_weight_in_one_transaction_make_the_bmi_in_its_unit_of_work(m
     assert answer.status_code == 200, answer.get_data(as_text=True)
     [bmi] = bmis(me)
     assert value(bmi) == Decimal("25.0")
+
+
+VISIBILITY = (
+    "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/"
+    "TRE-A07-StatutVisibiliteDocument"
+)
+
+
+def labelled(observation: dict, code: str) -> dict:
+    return {**observation, "meta": {"security": [{"system": VISIBILITY, "code": code}]}}
+
+
+def test_a_height_masked_from_professionals_is_not_behind_the_bmi_they_read(me, fhir, client_for):
+    for who in ("doc", "other"):
+        fhir.put(f"Practitioner/{who}", {"resourceType": "Practitioner", "id": who})
+    me.create(privacy_consent("p1", "permit", ["Practitioner/doc", "Practitioner/other"]))
+    doctor, other = (practitioner(client_for, who, "p1") for who in ("doc", "other"))
+    seen = me.create(height(180, when="2025-01-01"))
+    masked = doctor.create(labelled(height(150, when="2026-02-01"), "MASQUE_PS"))
+    me.create(weight(81))
+    assert_outcome(other.get(f"Observation/{masked['id']}"), 404)  # masked from them
+    for reader in (other, doctor, me):
+        [bmi] = bmis(reader)
+        assert f"Observation/{masked['id']}" not in {d["reference"] for d in bmi["derivedFrom"]}
+        assert f"Observation/{seen['id']}" in {d["reference"] for d in bmi["derivedFrom"]}
+        assert value(bmi) == Decimal("25.0")  # nor its value, behind the BMI's
+
+
+def test_a_weight_kept_from_the_patient_is_not_behind_the_bmi_they_read(me, fhir, client_for):
+    fhir.put("Practitioner/doc", {"resourceType": "Practitioner", "id": "doc"})
+    me.create(privacy_consent("p1", "permit", ["Practitioner/doc"]))
+    doctor = practitioner(client_for, "doc", "p1")
+    me.create(height(180))
+    kept = doctor.create(labelled(weight(97.2), "INVISIBLE_PATIENT"))
+    assert_outcome(me.get(f"Observation/{kept['id']}"), 404)  # until it is announced
+    assert bmis(me) == []  # the only weight is not the patient's to see yet: no BMI
+    assert bmis(doctor) == []
+    me.create(weight(81, when="2025-06-01"))
+    [bmi] = bmis(me)
+    assert f"Observation/{kept['id']}" not in {d["reference"] for d in bmi["derivedFrom"]}
+    assert value(bmi) == Decimal("25.0")

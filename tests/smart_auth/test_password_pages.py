@@ -1,11 +1,14 @@
 """smart_auth.password_pages: changing a password signed in, and resetting a forgotten one with a
 one-time code sent on the account's registered channel (NIST SP 800-63B 6.1.2.3)."""
 
+import re
+from datetime import timedelta
+
 import pytest
 
-from smart_auth.accounts import create_account
-from smart_auth.models import Account
-from tests.smart_auth.conftest import PASSWORD
+from smart_auth.accounts import ADDRESS_FACTOR, create_account
+from smart_auth.models import Account, LoginThrottle, utcnow
+from tests.smart_auth.conftest import PASSWORD, Browser
 
 NEW = "un tout nouveau mot de passe"
 
@@ -82,3 +85,47 @@ def test_reset_forms_need_the_csrf_token(browser, sms_account, outbox):
     browser.get("/auth/password/reset")
     response = browser.submit("/auth/password/reset", {"username": "bruno.petit"}, csrf=False)
     assert response.status_code == 400 and outbox.messages() == []
+
+
+def _without_csrf(page: str) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]+"', "", page)
+
+
+def test_reset_requests_pause_per_username_known_or_not(
+    app, settings, sms_account, outbox, plan_check
+):
+    limit = settings.reset_max_requests
+    known, unknown = Browser(app.test_client()), Browser(app.test_client())
+    for _ in range(limit):
+        assert _reset(known, "bruno.petit").status_code == 302
+        assert _reset(unknown, "nobody.here").status_code == 302
+    assert len(outbox.messages()) == limit
+    paused = _reset(known, "Bruno.Petit")  # the same username, however typed
+    assert paused.status_code == 429 and "reprendront dans 15 minutes" in known.page
+    assert _reset(unknown, "nobody.here").status_code == 429
+    assert _without_csrf(known.page) == _without_csrf(unknown.page)  # tells nothing
+    assert len(outbox.messages()) == limit  # no message while paused
+    # Another username from the same address is not paused; nor is signing in.
+    assert _reset(known, "someone.else").status_code == 302
+    assert known.login("bruno.petit", PASSWORD).status_code == 302
+    sent = len(outbox.messages())  # the sign-in's code among them
+    # The pause ends with its window.
+    with plan_check.paused():
+        LoginThrottle.objects.update(
+            set__locked_until=utcnow() - timedelta(seconds=1),
+            set__expires_at=utcnow() - timedelta(seconds=1),
+        )
+    assert _reset(known, "bruno.petit").status_code == 302
+    assert len(outbox.messages()) == sent + 1
+
+
+def test_reset_requests_pause_per_client_address(app, settings, sms_account, outbox):
+    from_there = Browser(app.test_client())
+    for n in range(settings.reset_max_requests * ADDRESS_FACTOR):
+        assert _reset(from_there, f"name.{n}").status_code == 302
+    assert _reset(from_there, "bruno.petit").status_code == 429
+    assert outbox.messages() == []
+    elsewhere = Browser(app.test_client())
+    elsewhere.http.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert _reset(elsewhere, "bruno.petit").status_code == 302
+    assert outbox.messages()[-1]["to"] == "+33600000042"
