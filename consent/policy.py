@@ -267,6 +267,17 @@ class Policy:
             "Only the patient closes, reopens or erases their record (rule: record-life-by-patient)"
         )
 
+    @staticmethod
+    def check_notice_choices(ctx: AccessContext, pk: str) -> str:
+        """Who turns a record's notices on or off (consent.record_notices): each person of the
+        record's side (the patient, a legal representative), for the notices they receive."""
+        if ctx.actor_kind == "patient" and ctx.patient == pk and ctx.actor_ref:
+            return "notices-by-recipient"
+        raise Forbidden(
+            "Only the patient (or their legal representative) chooses the notices they receive "
+            "(rule: notices-by-recipient)"
+        )
+
     def check_write(self, ctx: AccessContext, intent: WriteIntent) -> str:
         """Return the name of the rule that permits the write, or raise Forbidden naming it."""
         if intent.resource_type == "AuditEvent":
