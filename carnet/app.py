@@ -93,7 +93,12 @@ def build(
     notifier = Notifier(auth.sender, settings.public_root + "/auth/care-team")
     clock = clock or Clock()
     notices = RecordNotices(
-        policy, store, auth.sender, clock, when_committed, settings.public_root + "/auth/record/mine"
+        policy,
+        store,
+        auth.sender,
+        clock,
+        when_committed,
+        settings.public_root + "/auth/record/mine",
     )
     auditor = Auditor(
         store,

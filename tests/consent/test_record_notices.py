@@ -11,7 +11,6 @@ from smart_auth.accounts import create_account
 from tests.conftest import assert_outcome, store_snapshot
 from tests.consent import world as w
 from tests.consent.test_legal_representative import mum_client
-from tests.consent.test_legal_representative import record as chloe_record  # noqa: F401
 from tests.smart_auth.conftest import PASSWORD
 
 DAY = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
@@ -23,6 +22,18 @@ def world(fhir, client_for, carnet):
     create_account("alice.martin", PASSWORD, "Patient/alice", "email", "alice@example.fr")
     carnet.clock.set(DAY)
     return seeded
+
+
+@pytest.fixture
+def chloe(fhir):
+    """A minor's record and her mother, her legal representative."""
+    fhir.put("Patient/chloe", {"resourceType": "Patient", "id": "chloe", "birthDate": "2012-03-04"})
+    mother = {
+        "resourceType": "RelatedPerson",
+        "id": "mum",
+        "patient": {"reference": "Patient/chloe"},
+    }
+    assert fhir.put("RelatedPerson/mum", mother).status_code in (200, 201)
 
 
 def notices(outbox, kind: str) -> list[dict]:
@@ -136,7 +147,7 @@ def test_a_document_deleted_before_its_release_is_never_told(world, client_for, 
 
 
 def test_a_representative_is_not_told_of_what_is_kept_from_representatives(
-    chloe_record,
+    chloe,
     client_for,
     outbox,
     carnet,  # noqa: F811
