@@ -43,7 +43,6 @@ log = logging.getLogger("carnet.notices")
 
 DOCUMENT_ADDED, FIRST_ACCESS = "document-added", "first-access"
 KINDS = (DOCUMENT_ADDED, FIRST_ACCESS)
-NOTICES_CONTEXT = operator_context("record-notices")
 # What a professional's access that reads counts as (a write alone is no reading of the record).
 READS = frozenset(
     {"read", "vread", "history-instance", "history-type", "search-type", "operation", "batch"}
@@ -205,10 +204,11 @@ class RecordNotices:
         queued = {q.document: q for q in QueuedDocument.objects(record=pk)}
         if not queued:
             return
-        existing = self._ids(NOTICES_CONTEXT, list(queued))
+        own = operator_context("record-notices")  # a context per pass: its facts are read anew
+        existing = self._ids(own, list(queued))
         for gone in set(queued) - existing:
             queued.pop(gone).delete()
-        if not queued or self.policy.facts.record(NOTICES_CONTEXT, pk).status != OPEN:
+        if not queued or self.policy.facts.record(own, pk).status != OPEN:
             return  # a closed record's side is told nothing (opposed, erased: nothing is left)
         readable_by_patient: set[str] = set()
         failed = False
