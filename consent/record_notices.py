@@ -109,19 +109,27 @@ def forget(pk: str) -> None:
     NoticePreference.objects(fhir_user=pk).delete()
 
 
-def _documents(ctx: AccessContext, pk: str) -> tuple[list[str], list[str]]:
-    """The DocumentReferences the request created in the record, and those it changed."""
+def _documents(ctx: AccessContext, pk: str) -> tuple[list[str], list[str], list[str]]:
+    """The DocumentReferences the request created in the record, split into those no label keeps
+    from the patient's side and the others, and those it changed."""
+    touched = ctx.trail.touched.get(pk, {})
     created = [
         ref.split("/")[1]
         for record, ref in ctx.trail.created
         if record == pk and ref.startswith("DocumentReference/")
     ]
+    kept = [
+        id
+        for id in created
+        if set(touched.get(f"DocumentReference/{id}/_history/1", []))
+        & set(codes.PROFESSIONAL_LABELS)
+    ]
     changed = [
         ref.split("/")[1]
-        for ref in ctx.trail.touched.get(pk, {})
+        for ref in touched
         if ref.startswith("DocumentReference/") and not ref.endswith("/_history/1")
     ]
-    return created, changed
+    return [id for id in created if id not in kept], kept, changed
 
 
 class RecordNotices:
@@ -159,16 +167,14 @@ class RecordNotices:
             self._first_access(ctx, pk)
 
     def _new_documents(self, ctx: AccessContext, pk: str) -> None:
-        """Queue what the request created; tell after its commit (a release too: a changed
-        document still queued may have just been shown to the patient)."""
-        created, changed = _documents(ctx, pk)
-        now = self.clock.now()
-        for id in created:
-            QueuedDocument.objects(document=id).update_one(
-                set_on_insert__record=pk, set_on_insert__at=now, upsert=True
-            )
-        if created or (changed and QueuedDocument.objects(document__in=changed).first()):
-            self.when_committed(lambda: self.tell_documents(pk))
+        """Queue what the request created that is kept from the patient's side (inside its
+        transaction: no write of its own); tell the rest after its commit, with what is queued
+        (a change may have released a queued document)."""
+        shown, kept, changed = _documents(ctx, pk)
+        self._queue(pk, kept)
+        if shown or kept or (changed and QueuedDocument.objects(document__in=changed).first()):
+            status = self.policy.facts.record(ctx, pk).status
+            self.when_committed(lambda: self.tell_documents(pk, shown, status))
 
     # -- a professional's first access -------------------------------------------------------
     def _first_access(self, ctx: AccessContext, pk: str) -> None:
@@ -196,26 +202,29 @@ class RecordNotices:
         self.when_committed(_safely(tell))
 
     # -- new documents -----------------------------------------------------------------------
-    def tell_documents(self, pk: str) -> None:
-        """Tell each recipient of the record's queued documents they read now; never raises."""
-        _safely(lambda: self._tell_documents(pk))()
+    def tell_documents(self, pk: str, fresh: list[str] = (), status: str | None = None) -> None:
+        """Tell each recipient of the documents just committed (`fresh`) and of those queued
+        that they read now; never raises. `status`: the record's, if the caller knows it."""
+        _safely(lambda: self._tell_documents(pk, list(fresh), status))()
 
-    def _tell_documents(self, pk: str) -> None:
+    def _tell_documents(self, pk: str, fresh: list[str], status: str | None) -> None:
         queued = {q.document: q for q in QueuedDocument.objects(record=pk)}
-        if not queued:
-            return
         own = operator_context("record-notices")  # a context per pass: its facts are read anew
-        existing = self._ids(own, list(queued))
-        for gone in set(queued) - existing:
-            queued.pop(gone).delete()
-        if not queued or self.policy.facts.record(own, pk).status != OPEN:
-            return  # a closed record's side is told nothing (opposed, erased: nothing is left)
-        readable_by_patient: set[str] = set()
+        if queued:
+            for gone in set(queued) - self._ids(own, list(queued)):
+                queued.pop(gone).delete()  # deleted before anyone was told: never told
+        candidates = fresh + [id for id in queued if id not in fresh]
+        if not candidates:
+            return
+        if (status or self.policy.facts.record(own, pk).status) != OPEN:
+            self._queue(pk, fresh)  # a closed record's side is told after it reopens
+            return
+        told_patient: set[str] | None = None
         failed = False
         for account in _recipients(pk):
-            readable = self._ids(_side_context(account.fhir_user, pk), list(queued))
+            readable = self._ids(_side_context(account.fhir_user, pk), candidates)
             if account.fhir_user == pk:
-                readable_by_patient = readable
+                told_patient = readable
             if readable and not self._send(
                 account,
                 pk,
@@ -231,10 +240,20 @@ class RecordNotices:
             ):
                 failed = True
         if failed:
-            return  # told again at the next commit on the record or the daily pass
-        readable_by_patient = readable_by_patient or self._ids(_side_context(pk, pk), list(queued))
-        for id in readable_by_patient:
+            self._queue(pk, fresh)  # told at the next commit on the record or the daily pass
+            return
+        if told_patient is None:  # no account of the patient's own: what they read is done
+            told_patient = self._ids(_side_context(pk, pk), candidates)
+        self._queue(pk, [id for id in fresh if id not in told_patient])
+        for id in told_patient & set(queued):
             queued[id].delete()
+
+    def _queue(self, pk: str, ids: list[str]) -> None:
+        now = self.clock.now()
+        for id in ids:
+            QueuedDocument.objects(document=id).update_one(
+                set_on_insert__record=pk, set_on_insert__at=now, upsert=True
+            )
 
     def tell_all(self) -> int:
         """The daily pass: tell every record with queued documents (released on their own)."""
