@@ -28,8 +28,11 @@ def change(policy: Policy, ctx: AccessContext, id: str, body: object) -> dict:
     policy.check_notice_choices(ctx, f"Patient/{id}")
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise BadRequest("The body must be a Parameters resource", expression=["Parameters"])
+    parameters = body.get("parameter") or []
+    if not isinstance(parameters, list):
+        raise BadRequest("Parameters.parameter is a list", expression=["Parameters.parameter"])
     changes: dict[str, bool] = {}
-    for index, parameter in enumerate(body.get("parameter") or []):
+    for index, parameter in enumerate(parameters):
         value = parameter.get("valueBoolean") if isinstance(parameter, dict) else None
         if not isinstance(value, bool):
             raise BadRequest(

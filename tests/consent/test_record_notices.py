@@ -275,6 +275,8 @@ def test_only_the_patients_side_chooses_and_a_wrong_choice_changes_nothing(
             "parameter": [{"name": "first-access", "valueString": "no"}],
         },
         {"resourceType": "Patient"},
+        {"resourceType": "Parameters", "parameter": 7},
+        [],
     ):
         assert_outcome(alice.post("Patient/alice/$notifications", body), 400)
     reader = w.patient(client_for, "alice", "patient/*.rs")

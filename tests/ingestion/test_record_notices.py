@@ -10,10 +10,13 @@ import sys
 import pytest
 
 from carnet.cli import main
+from ingestion import records
 from smart_auth.accounts import create_account
 from tests.conftest import assert_outcome
 from tests.consent import world as w
+from tests.ingestion.lifecycle import Lifecycle, status
 from tests.ingestion.mhd import LETTER_NIR, example, fresh, labelled
+from tests.plan_check import unchecked
 from tests.smart_auth.conftest import PASSWORD, Browser
 
 
@@ -151,3 +154,59 @@ def test_the_notice_choices_need_the_pages_token_and_a_patient(
     response = stranger.http.post("/auth/record/mine/notices", data={})
     assert response.status_code in (302, 400)
     assert snapshot() == before
+
+
+def test_a_pending_record_has_no_one_to_tell_and_no_backlog(
+    monkeypatch, settings, clock, hospital, record_of, outbox
+):
+    life = Lifecycle(monkeypatch, settings, clock)
+    assert life.notify(f"{LETTER_NIR},1991-03-07,email,p@example.fr") == 0
+    assert hospital.post("", fresh(example())).status_code == 200
+    assert status(LETTER_NIR) == "pending"
+    assert told(outbox) == []  # the only message is the record's own notice, with its code
+    # Her account, as activation makes it: the documents pushed before are not told afterwards.
+    create_account("pending.patient", PASSWORD, record_of(LETTER_NIR), "email", "p@example.fr")
+    assert hospital.post("", fresh(example())).status_code == 200
+    [notice] = told(outbox)
+    assert "Un nouveau document" in notice["body"]
+
+
+def test_an_opposed_record_is_told_nothing(hospital, outbox, monkeypatch, settings, clock):
+    life = Lifecycle(monkeypatch, settings, clock)
+    assert life.run("notify", stdin=f"{LETTER_NIR},1991-03-07,email,p@example.fr\n") == 0
+    records.set_status(LETTER_NIR, "opposed")
+    sent = len(outbox.messages())
+    assert_outcome(hospital.post("", fresh(example())), 409, "business-rule")
+    assert len(outbox.messages()) == sent
+
+
+def test_erasure_forgets_the_notices(pushed, hospital, client_for, carnet):
+    id = pushed.removeprefix("Patient/")
+    emergency = w.practitioner(client_for, "er", id, "bris_de_glace")
+    assert emergency.get(f"Patient/{id}").status_code == 200
+    assert hospital.post("", labelled(fresh(example()), "INVISIBLE_PATIENT")).status_code == 200
+    own = w.patient(client_for, id)
+    assert (
+        own.post(
+            f"Patient/{id}/$notifications",
+            {
+                "resourceType": "Parameters",
+                "parameter": [{"name": "first-access", "valueBoolean": False}],
+            },
+        ).status_code
+        == 200
+    )
+    db = unchecked(carnet.store.db)
+    for name in (
+        "consent_queued_documents",
+        "consent_first_accesses",
+        "consent_notice_preferences",
+    ):
+        assert db[name].count_documents({}) == 1, name
+    assert own.post(f"Patient/{id}/$erase").status_code == 200
+    for name in (
+        "consent_queued_documents",
+        "consent_first_accesses",
+        "consent_notice_preferences",
+    ):
+        assert db[name].count_documents({}) == 0, name
