@@ -3,7 +3,8 @@
 https://hl7.org/fhir/R4/operations.html - GET answers each kind of notice (consent.record_notices)
 with its state; POST with a Parameters body turns the kinds it names on (`true`) or off (`false`)
 and answers the same. Each person chooses for themselves: the patient for the notices sent to
-them, a legal representative for theirs (rule notices-by-recipient).
+them, a legal representative for theirs; the operator's platform for the patient, on their request
+(rule notices-by-recipient).
 """
 
 from carnet_core.context import AccessContext
@@ -20,12 +21,11 @@ def _parameters(state: dict[str, bool]) -> dict:
 
 
 def read(policy: Policy, ctx: AccessContext, id: str) -> dict:
-    policy.check_notice_choices(ctx, f"Patient/{id}")
-    return _parameters(record_notices.preferences(ctx.actor_ref or ""))
+    return _parameters(record_notices.preferences(policy.notice_chooser(ctx, f"Patient/{id}")))
 
 
 def change(policy: Policy, ctx: AccessContext, id: str, body: object) -> dict:
-    policy.check_notice_choices(ctx, f"Patient/{id}")
+    whose = policy.notice_chooser(ctx, f"Patient/{id}")
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise BadRequest("The body must be a Parameters resource", expression=["Parameters"])
     parameters = body.get("parameter") or []
@@ -40,4 +40,4 @@ def change(policy: Policy, ctx: AccessContext, id: str, body: object) -> dict:
                 expression=[f"Parameters.parameter[{index}]"],
             )
         changes[str(parameter.get("name"))] = value
-    return _parameters(record_notices.choose(ctx.actor_ref or "", changes))
+    return _parameters(record_notices.choose(whose, changes))

@@ -268,11 +268,14 @@ class Policy:
         )
 
     @staticmethod
-    def check_notice_choices(ctx: AccessContext, pk: str) -> str:
-        """Who turns a record's notices on or off (consent.record_notices): each person of the
-        record's side (the patient, a legal representative), for the notices they receive."""
+    def notice_chooser(ctx: AccessContext, pk: str) -> str:
+        """Whose notices (consent.record_notices) the caller turns on or off: each person of the
+        record's side (the patient, a legal representative) their own, or the operator's platform
+        the patient's, on their request; Forbidden for anyone else."""
         if ctx.actor_kind == "patient" and ctx.patient == pk and ctx.actor_ref:
-            return "notices-by-recipient"
+            return ctx.actor_ref
+        if ctx.actor_kind == "system" and ctx.platform:
+            return pk
         raise Forbidden(
             "Only the patient (or their legal representative) chooses the notices they receive "
             "(rule: notices-by-recipient)"

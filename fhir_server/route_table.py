@@ -398,13 +398,18 @@ def erase_record(s: Server, ctx: AccessContext, call: Call) -> Reply:
 
 
 def notifications(s: Services, ctx: AccessContext, call: Call) -> Reply:
-    s.interactions.store.enforcer.require(ctx, "Patient", "read")
-    return Reply(200, notice_choices.read(s.interactions.store.policy, ctx, call.id))
+    store = s.interactions.store
+    store.policy.notice_chooser(ctx, f"Patient/{call.id}")  # 403 before anything is read
+    store.enforcer.require(ctx, "Patient", "read")
+    store.read(ctx, "Patient", call.id)  # 404 as its read; audited as an access to the record
+    return Reply(200, notice_choices.read(store.policy, ctx, call.id))
 
 
 def choose_notifications(s: Services, ctx: AccessContext, call: Call) -> Reply:
-    s.interactions.store.enforcer.require(ctx, "Patient", "update")
     store = s.interactions.store
+    store.policy.notice_chooser(ctx, f"Patient/{call.id}")
+    store.enforcer.require(ctx, "Patient", "update")
+    store.read(ctx, "Patient", call.id)
     return Reply(200, notice_choices.change(store.policy, ctx, call.id, call.body))
 
 

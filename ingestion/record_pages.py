@@ -254,9 +254,9 @@ def record_mine_notices():
     if signed_in is None:
         return answer
     account, ctx = signed_in
-    current_app.extensions["carnet"].store.policy.check_notice_choices(ctx, account.fhir_user)
+    whose = current_app.extensions["carnet"].store.policy.notice_chooser(ctx, account.fhir_user)
     record_notices.choose(
-        account.fhir_user, {kind: request.form.get(kind) == "on" for kind in record_notices.KINDS}
+        whose, {kind: request.form.get(kind) == "on" for kind in record_notices.KINDS}
     )
     return _message(
         200,

@@ -249,8 +249,14 @@ def test_each_kind_is_turned_off_and_on_again_by_the_patient(world, client_for, 
     assert len(notices(outbox, "first-access")) == 1  # other reads nothing of hers: 404
 
 
+def choices(client, patient: str = "alice") -> dict[str, bool]:
+    answer = client.get(f"Patient/{patient}/$notifications")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return {p["name"]: p["valueBoolean"] for p in answer.get_json()["parameter"]}
+
+
 def test_only_the_patients_side_chooses_and_a_wrong_choice_changes_nothing(
-    world, client_for, carnet
+    world, client_for, carnet, fhir
 ):
     off = {
         "resourceType": "Parameters",
@@ -264,6 +270,15 @@ def test_only_the_patients_side_chooses_and_a_wrong_choice_changes_nothing(
         assert_outcome(caller.get("Patient/alice/$notifications"), 403, "forbidden")
         assert_outcome(caller.post("Patient/alice/$notifications", off), 403, "forbidden")
     alice = w.patient(client_for, "alice")
+    # The operator's platform, on her request, reads and sets her own choices.
+    assert fhir.post("Patient/alice/$notifications", off).status_code == 200
+    on = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "first-access", "valueBoolean": True}],
+    }
+    assert choices(fhir) == choices(alice) == {"document-added": True, "first-access": False}
+    assert alice.post("Patient/alice/$notifications", on).status_code == 200
+    assert_outcome(fhir.get("Patient/nobody/$notifications"), 404)
     before = store_snapshot(carnet)
     for body in (
         {
@@ -282,11 +297,7 @@ def test_only_the_patients_side_chooses_and_a_wrong_choice_changes_nothing(
     reader = w.patient(client_for, "alice", "patient/*.rs")
     assert_outcome(reader.post("Patient/alice/$notifications", off), 403)  # no scope to change
     assert store_snapshot(carnet) == before
-    on = {
-        p["name"]: p["valueBoolean"]
-        for p in alice.get("Patient/alice/$notifications").get_json()["parameter"]
-    }
-    assert on == {"document-added": True, "first-access": True}
+    assert choices(alice) == {"document-added": True, "first-access": True}
 
 
 def test_a_failing_sender_never_fails_the_write_and_the_notice_follows(
