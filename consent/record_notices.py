@@ -1,26 +1,26 @@
 """Telling the patient what matters in their record: a new document, a professional's first access.
 
-CSP L1111-19 (the patient is alerted when a professional first accesses the record, and, as Mon
-espace santé does, when a document is added): docs/domain.md#told-of-what-matters. Each notice goes
-through smart_auth's Sender to each account of the record's side (the patient's, their legal
-representatives'), on that account's channel, and says only that something happened, when, and
-where to look: never a document's title, type, author or content.
+docs/domain.md#told-of-what-matters (L1111-19 gives the holder the traces of every access; the
+national service also alerts on a professional's first access and on each new document). Each
+notice goes through smart_auth's Sender to each account of the record's side (the patient's, their
+legal representatives'), on that account's channel, and says only that something happened, when,
+and where to look: never a document's title, type, author or content.
 
 - A new document: a DocumentReference created (version 1) by anyone audited (a professional, a
   hospital system's push or transaction, the operator's platform; the patient's side writes
-  without notice) is queued here, then, once the request's transaction is committed
-  (unit_of_work.when_committed), each recipient is told of the queued documents *they can read
-  now*, read under their own access context: a document kept from them (INVISIBLE_PATIENT,
-  INVISIBLE_REPRESENTANTS_LEGAUX) stays queued until it is released (the author lifting the label:
-  told at that commit; the month passing: told by the daily `fhir-server notify-pending`), and a
-  document deleted meanwhile is dropped untold. A refused or rolled-back write stores nothing the
-  patient's side could read, so it tells nobody.
+  without notice). Once the request's transaction is committed (unit_of_work.when_committed),
+  each recipient is told of the documents *they read now*, read under their own access context.
+  A document a label keeps from the patient's side (INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_
+  LEGAUX) is queued (inside the request's transaction) until it is released: the author lifting
+  the label tells at that commit, the month passing at the daily `fhir-server notify-pending`; one
+  deleted meanwhile is dropped untold. A refused or rolled-back write never reaches the commit, so
+  it tells nobody.
 - A professional's first access: the first successful read of the record by each Practitioner
   (once per professional and record, whatever the mode; an emergency access has its own notice,
   consent.notify, so its first read is recorded as told without a second message).
 - Each kind can be turned off and on again by each recipient (NoticePreference), through
-  `Patient/{id}/$notifications` or their record page. A sender's failure is logged; the queued
-  documents stay queued and are told at the next commit on the record or the next daily pass.
+  `Patient/{id}/$notifications` or their record page. A sender's failure is logged; its documents
+  are queued and told at the next commit on the record or the next daily pass.
 """
 
 import logging
