@@ -20,6 +20,7 @@ from consent import care_team_page
 from consent.audit import Announcer, Auditor
 from consent.care_team import CareTeamAnnouncer
 from consent.notify import Notifier
+from consent.record_notices import RecordNotices
 from fhir_server.api import http, limits, openapi, routes
 from fhir_server.bulk_export.operation import BulkExport
 from fhir_server.capability import capability_statement
@@ -30,6 +31,7 @@ from fhir_server.route_table import ROUTES as FHIR_ROUTES
 from fhir_server.route_table import RouteTable
 from fhir_server.store.db import connect, connect_documents
 from fhir_server.store.repository import Store, instant, new_id, now
+from fhir_server.store.unit_of_work import when_committed
 from fhir_server.transaction import BundleProcessor
 from ingestion import record_pages
 from ingestion.bulk_routes import IMPORT_ROUTES
@@ -69,6 +71,7 @@ class Carnet:
     lifecycle: RecordLife  # the record's life: opt-out, activation, $close, $reopen, $erase
     clock: Clock  # the record's deadlines are read from it (tests set it)
     secret: str  # FHIR_SERVER_SECRET_KEY, or the one the server made and keeps in its store
+    notices: RecordNotices  # new documents and first accesses, told to the record's side
 
     def capabilities(self) -> Reply:
         security = capability_security(self.settings.public_root)
@@ -90,6 +93,15 @@ def build(
     bundles = BundleProcessor(interactions, settings.max_bundle_entries, ROUTES)
     auth = AuthServices.build(settings)
     notifier = Notifier(auth.sender, settings.public_root + "/auth/care-team")
+    clock = clock or Clock()
+    notices = RecordNotices(
+        policy,
+        store,
+        auth.sender,
+        clock,
+        when_committed,
+        settings.public_root + "/auth/record/mine",
+    )
     auditor = Auditor(
         store,
         policy,
@@ -98,12 +110,12 @@ def build(
         observers=[
             Announcer(policy, notifier),
             CareTeamAnnouncer(policy, notifier, core.documents),
+            notices,
         ],
     )
     secret = settings.secret_key or server_secret()
     ingestion = Ingestion(store, interactions, bundles, secret)
     exports = BulkExport(interactions, auditor.record, settings.data_dir)
-    clock = clock or Clock()
     lifecycle = RecordLife(
         store,
         interactions,
@@ -127,6 +139,7 @@ def build(
         lifecycle,
         clock,
         secret,
+        notices,
     )
 
 

@@ -12,7 +12,8 @@ fhir-server register-client --name N [--redirect-uri U]... [--auth-method M] [--
                             [--jwks-uri URL] [--scope S] [--labelled] [--organization O] [--platform]
 fhir-server record-status --ins NIR [--system OID] [--set open|opposed|closed]
                                 (a person's record: opposed or closed refuses pushes)
-fhir-server notify-pending      (tell patients of documents kept from them for two weeks; daily)
+fhir-server notify-pending      (tell patients of documents kept from them for two weeks, and of
+                                 new documents released to them or left untold; daily)
 """
 
 import argparse
@@ -285,6 +286,8 @@ def main(argv: list[str] | None = None, clock=None) -> int:
 
         told = notify_pending(carnet.store, carnet.auth.sender)
         print(f"{len(told)} patient notice(s) sent.")
+        records = carnet.notices.tell_all()
+        print(f"{records} record(s) with new documents awaiting their notice looked at.")
         return 0
     loaded, failed = load_files(carnet, args.files)
     print(f"{loaded} loaded, {failed} failed")

@@ -21,10 +21,15 @@ class AccessTrail:
     def __init__(self, kept: bool = True) -> None:
         self.kept = kept
         self.touched: dict[str, dict[str, list[str]]] = {}
+        self.created: list[tuple[str, str]] = []  # (record, Type/id) of what the request created
 
     def record(self, pk: str | None, reference: str, labels: list[str] | None = None) -> None:
         if self.kept and pk and pk.startswith("Patient/"):
             self.touched.setdefault(pk, {}).setdefault(reference, list(labels or []))
+
+    def record_created(self, pk: str | None, reference: str) -> None:
+        if self.kept and pk and pk.startswith("Patient/"):
+            self.created.append((pk, reference))
 
 
 @dataclass(frozen=True)

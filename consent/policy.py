@@ -267,6 +267,20 @@ class Policy:
             "Only the patient closes, reopens or erases their record (rule: record-life-by-patient)"
         )
 
+    @staticmethod
+    def notice_chooser(ctx: AccessContext, pk: str) -> str:
+        """Whose notices (consent.record_notices) the caller turns on or off: each person of the
+        record's side (the patient, a legal representative) their own, or the operator's platform
+        the patient's, on their request; Forbidden for anyone else."""
+        if ctx.actor_kind == "patient" and ctx.patient == pk and ctx.actor_ref:
+            return ctx.actor_ref
+        if ctx.actor_kind == "system" and ctx.platform:
+            return pk
+        raise Forbidden(
+            "Only the patient (or their legal representative) chooses the notices they receive "
+            "(rule: notices-by-recipient)"
+        )
+
     def check_write(self, ctx: AccessContext, intent: WriteIntent) -> str:
         """Return the name of the rule that permits the write, or raise Forbidden naming it."""
         if intent.resource_type == "AuditEvent":

@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 
 from carnet_core.context import AccessContext
 from carnet_core.errors import BadRequest, MethodNotAllowed, NotFound
+from consent import notice_choices
 from fhir_server import everything as everything_op
 from fhir_server import system
 from fhir_server.bulk_export.operation import EXPORT, PATIENT_EXPORT, BulkExport
@@ -396,6 +397,22 @@ def erase_record(s: Server, ctx: AccessContext, call: Call) -> Reply:
     return s.lifecycle.erase(ctx, call.id)
 
 
+def notifications(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    store = s.interactions.store
+    store.policy.notice_chooser(ctx, f"Patient/{call.id}")  # 403 before anything is read
+    store.enforcer.require(ctx, "Patient", "read")
+    store.read(ctx, "Patient", call.id)  # 404 as its read; audited as an access to the record
+    return Reply(200, notice_choices.read(store.policy, ctx, call.id))
+
+
+def choose_notifications(s: Services, ctx: AccessContext, call: Call) -> Reply:
+    store = s.interactions.store
+    store.policy.notice_chooser(ctx, f"Patient/{call.id}")
+    store.enforcer.require(ctx, "Patient", "update")
+    store.read(ctx, "Patient", call.id)
+    return Reply(200, notice_choices.change(store.policy, ctx, call.id, call.body))
+
+
 # -- the table --------------------------------------------------------------------------------
 # One row per route; adding an operation is one row plus its handler.
 # fmt: off
@@ -433,6 +450,8 @@ ROUTES = RouteTable([
     Route("GET", "Patient/{id}/$summary", "operation", patient_summary, "The patient's profile in one collection Bundle, as the caller may read it.", operation="summary"),
     Route("POST", "Patient/{id}/$mask", "operation", mask_record, "Mask every document of the record, or of the categories named (?category=).", operation="mask"),
     Route("POST", "Patient/{id}/$unmask", "operation", unmask_record, "Lift MASQUE_PS from every document of the record, or of the categories named.", operation="unmask"),
+    Route("GET", "Patient/{id}/$notifications", "operation", notifications, "The notices the caller (the patient, or their legal representative) receives: each kind on or off.", operation="notifications", in_bundle=False),
+    Route("POST", "Patient/{id}/$notifications", "operation", choose_notifications, "Turn kinds of notice (document-added, first-access) on or off for the caller.", operation="notifications", body="json", in_bundle=False),
     # The record's life (ingestion.lifecycle, CSP R1111-36): its patient closes, reopens or erases it.
     Route("POST", "Patient/{id}/$close", "operation", close_record, "The patient closes their record: archived, or erased with mode=erase (CSP R1111-36).", operation="close", in_bundle=False),
     Route("POST", "Patient/{id}/$reopen", "operation", reopen_record, "The patient reopens their closed record within its archive period.", operation="reopen", in_bundle=False),

@@ -16,6 +16,7 @@ from datetime import timedelta
 from carnet_core.clock import Clock, aware, years_after
 from carnet_core.context import AccessContext, operator_context
 from carnet_core.errors import BadRequest, Conflict, InvalidResource
+from consent import record_notices
 from consent.audit import AUDIT_CONTEXT
 from fhir_server.bulk_export.operation import BulkExport
 from fhir_server.interactions import Interactions, Reply
@@ -315,6 +316,7 @@ class RecordLife:
         if pk:
             self._erase_data(pk)
             delete_accounts_of(pk)
+            record_notices.forget(pk)
             self._record_erasure(pk, why)
         now = self.clock.now()
         record.status, record.erased_at, record.changed = "erased", now, now

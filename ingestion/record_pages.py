@@ -13,6 +13,7 @@ from carnet_core.clock import aware
 from carnet_core.context import AccessContext
 from carnet_core.errors import FhirError
 from carnet_core.scopes import ScopeSet
+from consent import record_notices
 from ingestion import opt_out
 from ingestion.lifecycle import RecordLife
 from ingestion.models import PatientRecord
@@ -239,7 +240,30 @@ def record_mine():
     )
     years = _life().periods.archive_years
     return login.render_page(
-        "record_mine.html", record_status=status, archive_until=until, archive_years=years
+        "record_mine.html",
+        record_status=status,
+        archive_until=until,
+        archive_years=years,
+        notices=record_notices.preferences(account.fhir_user),
+        channel=account.otp_channel,
+    )
+
+
+def record_mine_notices():
+    """The kinds of notice the patient receives: each checked box on, each other off."""
+    signed_in, answer = _signed_in()
+    if signed_in is None:
+        return answer
+    account, ctx = signed_in
+    whose = current_app.extensions["carnet"].store.policy.notice_chooser(ctx, account.fhir_user)
+    record_notices.choose(
+        whose, {kind: request.form.get(kind) == "on" for kind in record_notices.KINDS}
+    )
+    return _message(
+        200,
+        "Vos choix sont enregistrés",
+        "Nous vous préviendrons désormais selon les choix que vous venez de faire.",
+        back=url_for(".record_mine"),
     )
 
 
@@ -311,6 +335,7 @@ def add_routes(blueprint: Blueprint) -> None:
         ("/record/mine/close", record_mine_close, "POST"),
         ("/record/mine/reopen", record_mine_reopen, "POST"),
         ("/record/mine/erase", record_mine_erase, "POST"),
+        ("/record/mine/notices", record_mine_notices, "POST"),
     )
     for rule, view, method in rules:
         blueprint.add_url_rule(rule, view_func=view, methods=[method])

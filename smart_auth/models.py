@@ -51,7 +51,7 @@ class Account(_Base):
     failed_logins = me.IntField(default=0)
     locked_until = me.DateTimeField()
     created = me.DateTimeField(default=utcnow)
-    meta = {"collection": "auth_accounts", "indexes": ["fhir_user"]}
+    meta = {"collection": "auth_accounts", "indexes": ["fhir_user", "represents"]}
 
 
 class OAuthClient(_Base):

@@ -514,6 +514,8 @@ class Store:
                     tx,
                 )
             ctx.trail.record(doc["pk"], f"{resource_type}/{id}/_history/{vid}", acl["labels"])
+            if current is None:
+                ctx.trail.record_created(doc["pk"], f"{resource_type}/{id}")
             doc["rule"] = rule
             return Stored.of_current(resource_type, doc), current is None
 

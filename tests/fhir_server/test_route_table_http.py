@@ -127,6 +127,16 @@ def _requests(obs: dict, doc: str, value: str, jobs=("job", "cancelled", "f.ndjs
         ("POST", "Patient/{id}/$close"): ("Patient/rt-close/$close", None, None),
         ("POST", "Patient/{id}/$reopen"): ("Patient/rt-reopen/$reopen", None, None),
         ("POST", "Patient/{id}/$erase"): ("Patient/rt-erase/$erase", None, None),
+        # The notices the patient receives (the platform chooses for them, on their request).
+        ("GET", "Patient/{id}/$notifications"): (f"Patient/{PATIENT}/$notifications", None, None),
+        ("POST", "Patient/{id}/$notifications"): (
+            f"Patient/{PATIENT}/$notifications",
+            {
+                "resourceType": "Parameters",
+                "parameter": [{"name": "first-access", "valueBoolean": True}],
+            },
+            "json",
+        ),
     }
 
 

@@ -5,7 +5,10 @@ import pytest
 from ingestion.ins import INS_NIR
 from tests.ingestion.lifecycle import T0
 from tests.ingestion.mhd import HEGP
-from tests.smart_auth.conftest import Outbox
+from tests.smart_auth.conftest import (
+    Outbox,
+    live_server,  # noqa: F401  (the browser tests' server)
+)
 
 
 @pytest.fixture
