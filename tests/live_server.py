@@ -188,13 +188,17 @@ class LiveServer:
         return answer.json()["total"]
 
     def every(self, path: str, token: str) -> list[dict]:
-        """The resources of every page of a search or history Bundle."""
+        """The resources of every page of a search or history Bundle (not the server's notes
+        on a search, such as a total left out: entries in search mode `outcome`)."""
         found, url = [], f"{self.url}/fhir/{path}"
         while url:
             page = self.http.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
             assert page.status_code == 200, page.text[:500]
             bundle = page.json()
-            found += [entry["resource"] for entry in bundle.get("entry", [])]
+            entries = bundle.get("entry", [])
+            found += [
+                e["resource"] for e in entries if e.get("search", {}).get("mode") != "outcome"
+            ]
             links = bundle.get("link", [])
             url = next((x["url"] for x in links if x["relation"] == "next"), None)
         return found
