@@ -13,11 +13,19 @@ from fhir_server.config import Settings
 from fhir_server.store import db as db_module
 from fhir_server.store.embedded.engine import FILE_NAME
 from tests import core as core_module
+from tests.browser import chromium_page
 from tests.core import watched
 from tests.plan_check import PlanCheck
 
 FHIR_JSON = "application/fhir+json"
 BASE = "http://testserver/fhir"
+
+
+@pytest.fixture
+def page():
+    """A fresh page of headless chromium speaking French (tests/browser.py)."""
+    with chromium_page() as opened:
+        yield opened
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from ingestion.opt_out import read_notices
+from tests.browser import enter_code, enter_password, needs_chromium
 from tests.conftest import issue_token
 from tests.ingestion.lifecycle import T0, record, status
 from tests.ingestion.mhd import HEGP, LETTER_NIR, example, fresh
@@ -18,22 +19,12 @@ from tests.smart_auth.conftest import (  # noqa: F401 (fixtures)
     live_server,  # the app served in a thread
     settings,  # with an outbox of the test's own
 )
-from tests.smart_auth.test_browser_login import CHROMIUM, chromium_page
 
-pytestmark = pytest.mark.skipif(
-    not __import__("os").path.exists(CHROMIUM),
-    reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)",
-)
+pytestmark = needs_chromium
 
 BORN = "1991-03-07"
 CARD = "1234567890"
 FIRST, SECOND, THIRD = "un mot de passe bien long", "une phrase de passe neuve", "et une troisième"
-
-
-@pytest.fixture
-def page():
-    with chromium_page() as opened:
-        yield opened
 
 
 @pytest.fixture
@@ -80,13 +71,9 @@ def identity(page, code: str | None) -> None:
 def sign_in(page, server, password: str) -> None:
     """The 2-factor sign-in, from the sign-in page to where the person was going."""
     page.wait_for_url("**/auth/login")
-    page.get_by_label("Identifiant").fill("paul.martin")
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name="Continuer").click()
-    page.wait_for_url("**/auth/code")
+    enter_password(page, "paul.martin", password)
     assert "par SMS au numéro finissant par 44" in page.content()
-    page.get_by_label("Code à 6 chiffres").fill(server.outbox.last_code())
-    page.get_by_role("button", name="Valider").click()
+    enter_code(page, server.outbox)
 
 
 def test_opposing_asking_a_new_code_then_withdrawing(server, page):

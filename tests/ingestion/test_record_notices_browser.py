@@ -4,32 +4,22 @@ ingestion.record_pages, and a deposit then tells them (or not) as they chose."""
 
 import dataclasses
 import json
-import os
 import urllib.request
 
 import pytest
 
+from tests.browser import needs_chromium, sign_in
 from tests.conftest import issue_token
 from tests.consent import world as w
 from tests.smart_auth.conftest import PASSWORD, seed_patient_record
-from tests.smart_auth.test_browser_login import CHROMIUM, chromium_page
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def settings(settings, tmp_path):
     """An outbox of the test's own."""
     return dataclasses.replace(settings, outbox=str(tmp_path / "outbox.jsonl"))
-
-
-@pytest.fixture
-def page():
-    with chromium_page() as opened:
-        yield opened
 
 
 def deposit(live) -> int:
@@ -56,12 +46,7 @@ def test_the_patient_turns_new_document_notices_off_and_on_in_the_browser(live_s
     seed_patient_record(live)
     page.goto(f"{live.url}/auth/record/mine")
     page.wait_for_url("**/auth/login")
-    page.get_by_label("Identifiant").fill("alice.martin")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Continuer").click()
-    page.wait_for_url("**/auth/code")
-    page.get_by_label("Code à 6 chiffres").fill(live.outbox.last_code())
-    page.get_by_role("button", name="Valider").click()
+    sign_in(page, live.outbox, "alice.martin", PASSWORD)
     page.wait_for_url("**/auth/record/mine")
 
     assert page.get_by_role("heading", name="Être prévenu").is_visible()

@@ -15,14 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from smart_auth.models import OAuthClient
+from tests.browser import needs_chromium, sign_in
 from tests.live_server import free_port
 from tests.smart_auth.conftest import PASSWORD, seed_patient_record
-from tests.smart_auth.test_browser_login import CHROMIUM, chromium_page
 
-pytestmark = pytest.mark.skipif(
-    not __import__("os").path.exists(CHROMIUM),
-    reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)",
-)
+pytestmark = needs_chromium
 
 APP_PORT = free_port()
 APP_ORIGIN = f"http://127.0.0.1:{APP_PORT}"
@@ -114,12 +111,6 @@ def app_origin(live_server):
         thread.join(timeout=5)
 
 
-@pytest.fixture
-def page():
-    with chromium_page() as opened:
-        yield opened
-
-
 def test_an_app_from_another_origin_signs_in_and_reads_with_fetch(live_server, app_origin, page):
     seed_patient_record(live_server)
     OAuthClient(
@@ -133,12 +124,7 @@ def test_an_app_from_another_origin_signs_in_and_reads_with_fetch(live_server, a
 
     page.goto(f"{app_origin}/")
     page.wait_for_url(f"{live_server.url}/auth/login")
-    page.get_by_label("Identifiant").fill("alice.martin")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Continuer").click()
-    page.wait_for_url("**/auth/code")
-    page.get_by_label("Code à 6 chiffres").fill(live_server.outbox.last_code())
-    page.get_by_role("button", name="Valider").click()
+    sign_in(page, live_server.outbox, "alice.martin", PASSWORD)
     page.wait_for_url("**/auth/consent")
     page.get_by_role("button", name="Autoriser", exact=True).click()
 

@@ -6,42 +6,12 @@ one-time code page (the code read from the outbox), consent page, then the redir
 with a code and the app's state.
 """
 
-import os
-from contextlib import contextmanager
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
-
+from tests.browser import needs_chromium, sign_in
 from tests.smart_auth.conftest import PASSWORD, REDIRECT_URI, authorize_params, seed_patient_record
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)",
-)
-
-
-@contextmanager
-def chromium_page():
-    """A page of headless Debian chromium, with a French locale; the browser closed afterwards."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="fr-FR")
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
-
-
-@pytest.fixture
-def page():
-    with chromium_page() as opened:
-        yield opened
+pytestmark = needs_chromium
 
 
 def test_browser_goes_through_login_code_and_consent(live_server, page):
@@ -63,13 +33,7 @@ def test_browser_goes_through_login_code_and_consent(live_server, page):
     assert "Mon Appli Santé" in page.content()
     # The browser speaks French (locale fr-FR): so do the pages.
     assert page.locator("html").get_attribute("lang") == "fr"
-    page.get_by_label("Identifiant").fill("alice.martin")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Continuer").click()
-
-    page.wait_for_url("**/auth/code")
-    page.get_by_label("Code à 6 chiffres").fill(live_server.outbox.last_code())
-    page.get_by_role("button", name="Valider").click()
+    sign_in(page, live_server.outbox, "alice.martin", PASSWORD)
 
     page.wait_for_url("**/auth/consent")
     assert page.get_by_role("heading", level=1).inner_text() == (
