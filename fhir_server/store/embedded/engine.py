@@ -347,18 +347,13 @@ class Engine:
         lookups = plan(query, self.indexes(coll))
         if lookups is None:
             return self.scan_bodies(coll)
-        clauses, params = [], []
-        for lookup in lookups:
-            sql, args = _lookup_sql(lookup)
-            clauses.append(sql)
-            params.extend(args)
+        union, params = _union_sql(lookups)
         if len(params) > _PARAMS:
             return self.scan_bodies(coll)
         rows = (
             self.conn()
             .execute(
-                f"SELECT body FROM documents WHERE coll=? AND id IN ({' UNION '.join(clauses)}) "
-                "ORDER BY rowid",
+                f"SELECT body FROM documents WHERE coll=? AND id IN ({union}) ORDER BY rowid",
                 (coll, *params),
             )
             .fetchall()
@@ -384,18 +379,14 @@ class Engine:
         order = plan_order(query, indexes, "_id")
         lookups = plan(query, indexes)
         if lookups is not None and (order is None or _narrower(lookups, order)):
-            clauses, params = [], []
-            for lookup in lookups:
-                sql, args = _lookup_sql(lookup)
-                clauses.append(sql)
-                params.extend(args)
+            union, params = _union_sql(lookups)
             if len(params) > _PARAMS:
                 return None
             rows = (
                 self.conn()
                 .execute(
                     f"SELECT id, body FROM documents WHERE coll=? AND id IN "
-                    f"({' UNION '.join(clauses)}) ORDER BY id {direction}",
+                    f"({union}) ORDER BY id {direction}",
                     (coll, *params),
                 )
                 .fetchall()
@@ -528,6 +519,16 @@ def _score(lookup: Lookup) -> int:
 def _narrower(lookups: list[Lookup], order: Lookup) -> bool:
     """Whether the planner's lookups narrow more than the ordering index's equality prefix."""
     return len(lookups) > 1 or lookups[0].index is None or _score(lookups[0]) > _score(order)
+
+
+def _union_sql(lookups: list[Lookup]) -> tuple[str, list]:
+    """One SELECT of the document ids the lookups find together (their UNION), and its args."""
+    clauses, params = [], []
+    for lookup in lookups:
+        sql, args = _lookup_sql(lookup)
+        clauses.append(sql)
+        params.extend(args)
+    return " UNION ".join(clauses), params
 
 
 def _lookup_sql(lookup: Lookup) -> tuple[str, list]:
