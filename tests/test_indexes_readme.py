@@ -40,3 +40,10 @@ def test_the_readme_lists_every_declared_index_with_its_keys():
         assert table[collection] == {name: _keys(keys) for name, keys in declared.items()}, (
             collection
         )
+
+
+def test_the_readme_names_the_indexes_auditevent_keeps():
+    text = README.read_text(encoding="utf-8")
+    sentence = text.split("`AuditEvent`, written on every audited request,", 1)[1].split("(", 1)[0]
+    named = re.findall(r"`(\w+)`", sentence)
+    assert named == list(indexes.ONLY_INDEXES["AuditEvent"])

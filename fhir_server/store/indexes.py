@@ -40,6 +40,15 @@ HISTORY_INDEXES: dict[str, list[tuple[str, int]]] = {
     "by": [("acl.by", ASCENDING), ("lu", DESCENDING), ("_id", DESCENDING)],
 }
 
+# A type written on every audited request keeps only the indexes of the searches made on it
+# (fhir_server.indexing.registry.SEARCHED_ONLY_BY): every index costs each of its writes an entry,
+# and one page of the B-tree to change. An AuditEvent is searched by patient (`pk_id`), by
+# `_lastUpdated` (`lu`), by agent and entity (`pk_rf`, `rf`), by date (`pk_dt`, `dt`, `dt_hi`),
+# and by `_id` (its `:text` across records: `tt`).
+ONLY_INDEXES: dict[str, tuple[str, ...]] = {
+    "AuditEvent": ("pk_id", "lu", "tt", "pk_rf", "rf", "pk_dt", "dt", "dt_hi"),
+}
+
 # fhir_server.store.claims: unique keys by `_id`; the claims a deleted resource held.
 # A type whose resources never change (AuditEvent) has no history collection: its history is read
 # from its current documents, newest first, so they carry the history's order too.
@@ -72,12 +81,25 @@ def _indexes(declared: dict[str, list[tuple[str, int]]]) -> list[Index]:
     return [Index(name, tuple(keys)) for name, keys in declared.items()]
 
 
+def current_indexes(resource_type: str) -> dict[str, list[tuple[str, int]]]:
+    """The indexes of a type's current documents, by name."""
+    only = ONLY_INDEXES.get(resource_type)
+    found = CURRENT_INDEXES if only is None else {name: CURRENT_INDEXES[name] for name in only}
+    if resource_type in IMMUTABLE_TYPES:
+        found = {**found, **IMMUTABLE_INDEXES}
+    return found
+
+
+def dropped_indexes(resource_type: str) -> list[str]:
+    """Indexes of CURRENT_INDEXES a type no longer declares (a store made by an earlier version
+    may still hold them: they would go on costing every write)."""
+    return [name for name in CURRENT_INDEXES if name not in current_indexes(resource_type)]
+
+
 def declared(collection: str) -> list[Index] | None:
     """The indexes declared for one of the store's collections; None for another collection."""
-    if collection in IMMUTABLE_TYPES:
-        return _indexes({**CURRENT_INDEXES, **IMMUTABLE_INDEXES})
     if collection in SUPPORTED_TYPES:
-        return _indexes(CURRENT_INDEXES)
+        return _indexes(current_indexes(collection))
     if collection.removesuffix("_history") in SUPPORTED_TYPES:
         return _indexes(HISTORY_INDEXES)
     if collection == "claims":
@@ -88,3 +110,8 @@ def declared(collection: str) -> list[Index] | None:
 
 
 CURRENT = _indexes(CURRENT_INDEXES)
+
+
+def current(resource_type: str) -> list[Index]:
+    """The indexes a search of a type's current documents may use (fhir_server.store.plan)."""
+    return _indexes(current_indexes(resource_type))

@@ -171,13 +171,17 @@ class Store:
     # -- set-up -----------------------------------------------------------------------------
     def ensure_indexes(self) -> None:
         for resource_type in SUPPORTED_TYPES:
-            for name, keys in indexes.CURRENT_INDEXES.items():
-                self.documents.current(resource_type).create_index(keys, name=name)
+            current = self.documents.current(resource_type)
+            for name, keys in indexes.current_indexes(resource_type).items():
+                current.create_index(keys, name=name)
             for name, keys in indexes.HISTORY_INDEXES.items():
                 self.documents.history(resource_type).create_index(keys, name=name)
-        for resource_type in IMMUTABLE_TYPES:
-            for name, keys in indexes.IMMUTABLE_INDEXES.items():
-                self.documents.current(resource_type).create_index(keys, name=name)
+            dropped = indexes.dropped_indexes(resource_type)
+            if dropped:
+                present = set(current.index_information())
+                for name in dropped:
+                    if name in present:
+                        current.drop_index(name)
         for name, keys in indexes.CLAIM_INDEXES.items():
             self.claims.coll.create_index(keys, name=name)
 
@@ -211,7 +215,7 @@ class Store:
         """Refuse (TooCostly) a search no declared index would serve as MongoDB's planner serves
         it (fhir_server.store.plan), the policy's predicate included: it is never run as a scan."""
         full = self._policy_filter(ctx, resource_type, query)
-        why = plan.check(indexes.CURRENT, full, sort, limit)
+        why = plan.check(indexes.current(resource_type), full, sort, limit)
         if why is not None:
             # The reason names the store's own fields and the policy's conditions: the operator's
             # log keeps it; the caller is told in terms of its search (fhir_server.search.engine).

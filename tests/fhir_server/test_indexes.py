@@ -140,3 +140,17 @@ def test_a_patient_search_is_confined_to_the_patient_compartment(populated, quer
     populated.get("DocumentReference?patient=Patient/p1&type=11488-4")
     searched = [q for c, q, _ in queries if c == "DocumentReference"]
     assert searched and all("'pk': 'Patient/p1'" in repr(q) for q in searched)
+
+
+def test_a_store_made_earlier_loses_the_auditevent_indexes_no_longer_declared(carnet):
+    """An AuditEvent keeps only the indexes of its searches: one a store made by an earlier
+    version holds (every one of CURRENT_INDEXES) is dropped when the server starts on it."""
+    from fhir_server.store import indexes
+
+    audit = carnet.store.documents.current("AuditEvent")
+    audit.create_index(indexes.CURRENT_INDEXES["st"], name="st")
+    assert "st" in audit.index_information()
+    carnet.store.ensure_indexes()
+    kept = set(audit.index_information()) - {"_id_"}
+    assert kept == set(indexes.current_indexes("AuditEvent"))
+    assert "st" not in kept and "tk" not in kept

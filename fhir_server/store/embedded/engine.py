@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS indexes (
 CREATE TABLE IF NOT EXISTS entries (ixid INTEGER NOT NULL, {_KEY_COLUMNS}, id NOT NULL,
     uniq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_keys ON entries (ixid, {_KEY_COLUMNS});
-CREATE INDEX IF NOT EXISTS entries_doc ON entries (ixid, id);
+CREATE INDEX IF NOT EXISTS entries_of_doc ON entries (id, ixid);
+DROP INDEX IF EXISTS entries_doc;
 CREATE UNIQUE INDEX IF NOT EXISTS entries_unique ON entries (ixid, {_KEY_COLUMNS}) WHERE uniq = 1;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
 INSERT OR IGNORE INTO meta VALUES ('index_generation', 0);
