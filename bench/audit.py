@@ -6,7 +6,10 @@ Builds the app in-process on the embedded store (a scratch data directory) or on
 MONGODB_URI is set, seeds the consent tests' world (tests/consent/world.py), and times N reads of
 one document by a colleague of the patient's care team through Flask's test client; each read
 writes one AuditEvent (consent.audit). Prints ms per read and the documents each read adds to
-the store (AuditEvent current and history collections).
+the store (AuditEvent current and history collections). On the embedded store it also prints the
+pages of write-ahead log one audited read, and one search of the patient's documents by the same
+colleague, commit (the background checkpoint held back meanwhile): what each request's commit
+writes and what the checkpoint later copies into the database file.
 
 This is a script, not a test.
 """
@@ -26,6 +29,23 @@ from fhir_server.config import Settings  # noqa: E402
 from fhir_server.store.indexes import current_name, history_name  # noqa: E402
 from tests.conftest import FhirClient, issue_token  # noqa: E402
 from tests.consent import world as w  # noqa: E402
+
+
+def log_pages(data_dir: str, request, count: int) -> float:
+    """Pages of write-ahead log `count` requests commit, per request (embedded store)."""
+    from fhir_server.store.embedded.engine import open_engine
+
+    engine = open_engine(data_dir)
+    conn = engine.conn()
+    engine.checkpointer.committed = lambda: None  # held back: the log keeps every page
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for _ in range(count):
+            assert request().status_code == 200
+        _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        del engine.checkpointer.committed
+    return frames / count
 
 
 def main(argv=None) -> int:
@@ -63,6 +83,11 @@ def main(argv=None) -> int:
     engine = "MongoDB" if os.environ.get("MONGODB_URI") else "embedded store"
     print(f"{args.reads} audited reads on the {engine}: {1000 * elapsed / args.reads:.2f} ms/read")
     print(f"AuditEvent documents added per read (current + history): {added / args.reads:.2f}")
+    if not os.environ.get("MONGODB_URI"):
+        search = "DocumentReference?patient=Patient/alice&_count=20"
+        for label, path in (("audited read", url), ("patient search", search)):
+            pages = log_pages(settings.data_dir, lambda p=path: colleague.get(p), 100)
+            print(f"write-ahead log pages per {label}: {pages:.1f} ({pages * 4:.0f} KiB)")
     if os.environ.get("MONGODB_URI"):
         db.client.drop_database(db.name)
     return 0
