@@ -238,9 +238,8 @@ def run(args, preloaded: int) -> tuple[list, int, int]:
         if preloaded:
             print(f"preloading {preloaded} documents ...", file=sys.stderr, flush=True)
             preload(carnet, preloaded, random.Random(preloaded))
-            settle(
-                carnet
-            )  # the pushes are timed on a store at rest, not during the load's write-back
+            # The pushes are timed on a store at rest, not during the load's write-back.
+            settle(carnet)
         # One untimed push of someone else: the process's first request pays one-time costs
         # (lazy imports, profiles) that would otherwise fall on whichever run comes first.
         warm_up = json.dumps(provide_bundle(rng, people(args.patients + 1)[-1], 1, size)).encode()

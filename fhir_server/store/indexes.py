@@ -93,13 +93,14 @@ def current_indexes(resource_type: str) -> dict[str, list[tuple[str, int]]]:
 def dropped_indexes(resource_type: str) -> list[str]:
     """Indexes of CURRENT_INDEXES a type no longer declares (a store made by an earlier version
     may still hold them: they would go on costing every write)."""
-    return [name for name in CURRENT_INDEXES if name not in current_indexes(resource_type)]
+    kept = current_indexes(resource_type)
+    return [name for name in CURRENT_INDEXES if name not in kept]
 
 
 def declared(collection: str) -> list[Index] | None:
     """The indexes declared for one of the store's collections; None for another collection."""
     if collection in SUPPORTED_TYPES:
-        return _indexes(current_indexes(collection))
+        return current(collection)
     if collection.removesuffix("_history") in SUPPORTED_TYPES:
         return _indexes(HISTORY_INDEXES)
     if collection == "claims":
@@ -110,8 +111,10 @@ def declared(collection: str) -> list[Index] | None:
 
 
 CURRENT = _indexes(CURRENT_INDEXES)
+_CURRENT_BY_TYPE = {t: _indexes(current_indexes(t)) for t in SUPPORTED_TYPES}
 
 
 def current(resource_type: str) -> list[Index]:
-    """The indexes a search of a type's current documents may use (fhir_server.store.plan)."""
-    return _indexes(current_indexes(resource_type))
+    """The indexes a search of a type's current documents may use (fhir_server.store.plan):
+    built once, as every search checks its plan against them."""
+    return _CURRENT_BY_TYPE[resource_type]
