@@ -21,6 +21,7 @@ from consent.audit import Announcer, Auditor
 from consent.care_team import CareTeamAnnouncer
 from consent.notify import Notifier
 from consent.record_notices import RecordNotices
+from fhir_server import resources
 from fhir_server.api import http, limits, openapi, routes
 from fhir_server.bulk_export.operation import BulkExport
 from fhir_server.capability import capability_statement
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, carnet: Carnet | None = None) -
         OPENAPI_JSON_PATH="openapi.json",
     )
     carnet = carnet or build(settings)
+    resources.load_models()
     app.extensions["carnet"] = carnet
     limits.init_app(app)  # before every other hook: an over-long request is refused first
     cors.init_app(app, settings.cors_origins)  # preflights answered before any route

@@ -127,6 +127,7 @@ class Auditor:
         # and all of them or none.
         with self.store.unit_of_work() as tx:
             for pk, refs in touched.items():
+                companions = []
                 for part, hidden_by in _by_audience(refs):
                     event = self._event(
                         ctx, pk, part, interaction, status, resource_type, hidden_by
@@ -134,18 +135,20 @@ class Auditor:
                     self._write(event, tx)
                     events.append(event)
                     announced.append((pk, event))
+                    companions.append(event["id"])
                 if query:
-                    # The whole request, parameters included, for the operator only (never
-                    # announced).
+                    # The request's parameters, for the operator only (never announced); what the
+                    # request touched is in the events above, which it names rather than copies.
                     forensic = self._event(
                         ctx,
                         pk,
-                        refs,
+                        {},
                         interaction,
                         status,
                         resource_type,
                         [codes.NOPAT_LABEL],
                         query,
+                        companions,
                     )
                     self._write(forensic, tx)
                     events.append(forensic)
@@ -170,6 +173,7 @@ class Auditor:
         resource_type: str | None,
         hidden_by: list[str],
         query: str | None = None,
+        companions: Iterable[str] = (),
     ) -> dict:
         rule = self.policy.rule_for(ctx, pk)
         entities = [
@@ -190,6 +194,15 @@ class Auditor:
                     {"system": label.split("|")[0], "code": label.split("|")[1]} for label in labels
                 ]
             entities.append(entity)
+        for event_id in companions:
+            entities.append(
+                {
+                    "what": {"reference": f"AuditEvent/{event_id}"},
+                    "type": {"system": _ENTITY_TYPE, "code": "2", "display": "System Object"},
+                    "role": {"system": _OBJECT_ROLE, "code": "4", "display": "Domain Resource"},
+                    "description": "this request's event for the record",
+                }
+            )
         if resource_type and interaction in _TYPE_LEVEL:
             # What was searched, by type only: its parameters may name a hidden resource.
             searched: dict = {

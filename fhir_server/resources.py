@@ -35,12 +35,42 @@ IMMUTABLE_TYPES = frozenset({"AuditEvent"})
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 _models: dict[str, type] = {}
+_loaded: list[bool] = []  # load_models has run
 
 
 def model(resource_type: str):
     if resource_type not in _models:
         _models[resource_type] = get_fhir_model_class(resource_type)
     return _models[resource_type]
+
+
+_TYPE_NAME = re.compile(r"\b([A-Z][A-Za-z]+)Type\b")  # fhir.resources' field types: HumanNameType
+
+
+def load_models() -> None:
+    """Import every stored type's model now, with the models of the data types its fields use.
+
+    fhir.resources imports a model the first time a value of its type is validated: a worker's
+    first requests would make these long-lived classes after carnet.heap set start-up's objects
+    aside from the garbage collector, and every full collection would walk them again (about
+    40,000 objects). Made here, at start-up, they are set aside with the rest.
+    """
+    if _loaded:
+        return  # done by an earlier start-up of this process
+    seen: set[str] = set()
+    queue = list(SUPPORTED_TYPES)
+    while queue:
+        name = queue.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            found = model(name) if name in SUPPORTED_TYPES else get_fhir_model_class(name)
+        except ValueError:
+            continue  # a name of another kind (a primitive's), not a model
+        for field in found.model_fields.values():
+            queue.extend(n for n in _TYPE_NAME.findall(repr(field.annotation)) if n not in seen)
+    _loaded.append(True)
 
 
 def is_supported(resource_type: str) -> bool:

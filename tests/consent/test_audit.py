@@ -64,6 +64,36 @@ def test_a_search_names_its_query_and_every_record_it_touched(world, client_for,
     assert all(e["action"] == "E" and e["subtype"][0]["code"] == "search-type" for e in new)
 
 
+def test_the_operators_copy_of_a_search_names_the_records_events_not_their_documents(
+    world, client_for, fhir
+):
+    before = {e["id"] for e in _events(fhir)}
+    w.practitioner(client_for, "colleague").search("DocumentReference?status=current")
+    new = [e for e in _events(fhir) if e["id"] not in before]
+    by_id = {e["id"]: e for e in new}
+    forensic = [e for e in new if e.get("meta", {}).get("security", [{}])[0].get("code") == "NOPAT"]
+    assert len(forensic) == 2
+    for event in forensic:
+        patient = event["entity"][0]["what"]["reference"]
+        named = [ent["what"]["reference"] for ent in event["entity"][1:] if "what" in ent]
+        assert named and all(ref.startswith("AuditEvent/") for ref in named)
+        companions = [by_id[ref.split("/")[1]] for ref in named]
+        # The record's two other events of this request, which name every document shown.
+        assert {c["entity"][0]["what"]["reference"] for c in companions} == {patient}
+        assert len(companions) == 2 and event["id"] not in {c["id"] for c in companions}
+        shown = [
+            ent["what"]["reference"]
+            for c in companions
+            for ent in c["entity"]
+            if ent.get("what", {}).get("reference", "").startswith("DocumentReference/")
+        ]
+        assert shown
+        # The operator finds the query's events from the document too.
+        doc = shown[0].split("/_history")[0]
+        found = fhir.search(f"AuditEvent?entity={doc}&_count=200")
+        assert {c["id"] for c in companions} & {e["resource"]["id"] for e in found["entry"]}
+
+
 def test_the_patients_own_accesses_are_not_audited(world, client_for, fhir):
     before = len(_events(fhir))
     alice = w.patient(client_for, "alice")
