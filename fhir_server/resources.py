@@ -1,5 +1,6 @@
 """The resource types Carnet stores and their R4B models: https://hl7.org/fhir/R4/resourcelist.html"""
 
+import functools
 import re
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -35,7 +36,6 @@ IMMUTABLE_TYPES = frozenset({"AuditEvent"})
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 _models: dict[str, type] = {}
-_loaded: list[bool] = []  # load_models has run
 
 
 def model(resource_type: str):
@@ -47,6 +47,7 @@ def model(resource_type: str):
 _TYPE_NAME = re.compile(r"\b([A-Z][A-Za-z]+)Type\b")  # fhir.resources' field types: HumanNameType
 
 
+@functools.cache  # once per process, whichever start-up calls it first
 def load_models() -> None:
     """Import every stored type's model now, with the models of the data types its fields use.
 
@@ -55,8 +56,6 @@ def load_models() -> None:
     aside from the garbage collector, and every full collection would walk them again (about
     40,000 objects). Made here, at start-up, they are set aside with the rest.
     """
-    if _loaded:
-        return  # done by an earlier start-up of this process
     seen: set[str] = set()
     queue = list(SUPPORTED_TYPES)
     while queue:
@@ -70,7 +69,6 @@ def load_models() -> None:
             continue  # a name of another kind (a primitive's), not a model
         for field in found.model_fields.values():
             queue.extend(n for n in _TYPE_NAME.findall(repr(field.annotation)) if n not in seen)
-    _loaded.append(True)
 
 
 def is_supported(resource_type: str) -> bool:
