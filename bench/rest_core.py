@@ -94,7 +94,8 @@ def store_description() -> str:
 
         return (
             f"embedded (fhir_server.store.embedded: one SQLite {sqlite3.sqlite_version} file, "
-            "WAL, synchronous=FULL, in a temporary data directory)"
+            "WAL, synchronous=FULL but a read's or a search's AuditEvents flushed by the "
+            "checkpointer, in a temporary data directory)"
         )
     from urllib.parse import urlsplit
 

@@ -123,9 +123,10 @@ class Auditor:
         if not touched and ctx.patient and status >= 400:
             touched[ctx.patient] = {}  # a refused or failed attempt on the record in context
         events, announced = [], []
-        # The request's events are one unit of work: one commit (one fsync) whatever their number,
-        # and all of them or none.
-        with self.store.unit_of_work() as tx:
+        # The request's events are one unit of work: one commit whatever their number, and all of
+        # them or none. A trail: alone in their commit (a read's), they are in the log before the
+        # answer leaves, on the disk a moment later (docs/architecture.md, "Durability").
+        with self.store.trail(), self.store.unit_of_work() as tx:
             for pk, refs in touched.items():
                 companions = []
                 for part, hidden_by in _by_audience(refs):

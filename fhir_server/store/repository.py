@@ -40,7 +40,7 @@ from fhir_server.store import indexes, plan
 from fhir_server.store.binary_access import binary_ids, follow_document
 from fhir_server.store.claims import Claim, Claims
 from fhir_server.store.documents import Documents
-from fhir_server.store.unit_of_work import UnitOfWork, unit_of_work
+from fhir_server.store.unit_of_work import UnitOfWork, trail, unit_of_work
 from smart_auth.enforcement import ScopeEnforcer
 
 log = logging.getLogger("carnet.store")
@@ -187,6 +187,10 @@ class Store:
 
     def unit_of_work(self, outer: UnitOfWork | None = None):
         return unit_of_work(self.db.client, self.transactions, outer)
+
+    def trail(self):
+        """Writes that record what a request did (see `unit_of_work.trail`)."""
+        return trail(self.db.client)
 
     # -- the policy-filtered query primitive -------------------------------------------------
     def _policy_filter(self, ctx: AccessContext, resource_type: str, query: dict) -> dict:

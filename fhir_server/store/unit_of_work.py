@@ -95,3 +95,16 @@ def request_transaction(client):
         _request.held = None
     for action in held:
         action()
+
+
+@contextmanager
+def trail(client):
+    """The writes inside are a trail of what a request did (its AuditEvents), not what it was
+    asked to change: on the embedded store, a transaction of their own does not wait for the
+    disk's flush (the checkpointer's, a moment later, does). Elsewhere (MongoDB), nothing."""
+    engine = getattr(client, "engine", None)
+    if engine is None:
+        yield
+        return
+    with engine.trail():
+        yield

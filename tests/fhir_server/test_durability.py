@@ -196,3 +196,19 @@ def test_a_transaction_is_whole_or_absent_wherever_the_server_is_killed(server):
             assert count == size, "an acknowledged transaction was lost"
     assert _count(server, token, "whole") == size
     _assert_never_half_written(server, token)
+
+
+def test_the_trail_of_a_read_answered_just_before_the_whole_server_is_killed_is_kept(server):
+    """A read's AuditEvents do not wait for the disk's flush (docs/architecture.md, "Durable"),
+    but they are committed before the answer leaves: a SIGKILL right after it keeps them."""
+    token = server.token(register_platform_client()).json()["access_token"]
+    created = server.fhir("POST", "Patient", token, _patient("trail", 1))
+    assert created.status_code == 201, created.text
+    patient = created.json()["id"]
+    assert server.fhir("GET", f"Patient/{patient}", token).status_code == 200
+    server.kill()  # well before the checkpointer's pass, half a second after the commit
+    server.start()
+
+    events = server.every(f"AuditEvent?entity=Patient/{patient}&_count=200", token)
+    reads = [e for e in events if e["subtype"][0]["code"] == "read" and e["action"] == "R"]
+    assert reads, [e["subtype"][0]["code"] for e in events]

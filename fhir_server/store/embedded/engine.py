@@ -15,8 +15,12 @@ written, the file fsynced) is done by a thread of this process, a moment after t
 (`Checkpointer`), not by whichever commit crosses SQLite's threshold: that commit's request would
 wait for the copy. A commit still checkpoints itself past `BACKSTOP_PAGES`, should the thread fall
 behind; a checkpoint, wherever it runs, copies only what is already durable in the log.
+
+A commit waits for the log's flush, except one holding nothing but a trail (`Engine.trail`: the
+AuditEvents of a read or a search), which the checkpointer's next pass flushes instead.
 """
 
+import atexit
 import json
 import os
 import sqlite3
@@ -106,6 +110,20 @@ class Engine:
         return bool(getattr(self._local, "depth", 0))
 
     @contextmanager
+    def trail(self) -> Iterator[None]:
+        """Writes of this thread that are a trail of what it did (the AuditEvents of a read): a
+        transaction begun inside commits to the log before it returns, so it survives the death of
+        the process, but does not wait for the disk's flush; the checkpointer's next pass, a
+        moment later (`CHECKPOINT_DELAY`), flushes the log. A transaction begun outside (a
+        write's, its AuditEvents included) waits for the flush, whatever is written inside."""
+        local = self._local
+        local.trail = getattr(local, "trail", 0) + 1
+        try:
+            yield
+        finally:
+            local.trail -= 1
+
+    @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (taking the file's write lock at once), or a savepoint inside one."""
         conn = self.conn()
@@ -124,17 +142,27 @@ class Engine:
                 local.depth -= 1
             conn.execute(f"RELEASE {name}")
             return
-        conn.execute("BEGIN IMMEDIATE")
-        local.depth = 1
+        # https://www.sqlite.org/pragma.html#pragma_synchronous - in WAL mode, NORMAL commits
+        # without syncing the log (which is synced before any checkpoint copies it); chosen
+        # before the transaction begins, as SQLite allows no change inside one.
+        later = bool(getattr(local, "trail", 0)) and self.synchronous == "FULL"
+        if later:
+            conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield conn
-        except BaseException:
+            conn.execute("BEGIN IMMEDIATE")
+            local.depth = 1
+            try:
+                yield conn
+            except BaseException:
+                local.depth = 0
+                conn.execute("ROLLBACK")
+                raise
             local.depth = 0
-            conn.execute("ROLLBACK")
-            raise
-        local.depth = 0
-        conn.execute("COMMIT")
-        self.checkpointer.committed()
+            conn.execute("COMMIT")
+        finally:
+            if later and not conn.in_transaction:
+                conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        self.checkpointer.committed(flushed=not later)
 
     # -- index definitions --------------------------------------------------------------------
 
@@ -452,11 +480,15 @@ class Checkpointer:
         self._pending = threading.Event()
         self._pid: int | None = None
         self._lock = threading.Lock()
+        self._unflushed = False
 
-    def committed(self) -> None:
-        """A commit of this process went to the log: a checkpoint is due."""
+    def committed(self, flushed: bool = True) -> None:
+        """A commit of this process went to the log: a checkpoint is due (and, if the commit did
+        not wait for the disk, a flush of the log)."""
         if self._pid != os.getpid():
             self._start()
+        if not flushed:
+            self._unflushed = True
         self._pending.set()
 
     def _start(self) -> None:
@@ -470,9 +502,32 @@ class Checkpointer:
             )
             thread.name = "carnet-checkpointer"
             thread.start()
+            atexit.register(self._at_exit)  # a process that ends normally leaves no trail unflushed
+
+    def _at_exit(self) -> None:
+        if self._unflushed and self._pid == os.getpid():
+            self._unflushed = False
+            self.flush_log()
 
     def run_once(self, conn: sqlite3.Connection) -> None:
+        if self._unflushed:
+            self._unflushed = False  # a commit after this line asks for the next pass
+            self.flush_log()
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def flush_log(self) -> None:
+        """Waits until the disk holds the whole log: every commit made so far by any process."""
+        engine = self._engine()
+        if engine is None:
+            return
+        try:
+            fd = os.open(engine.path + "-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return  # no log: the last connection copied it into the database file and synced it
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
 
 
 def _checkpoints(engine_ref, pending: threading.Event) -> None:
