@@ -15,8 +15,10 @@ aside: compartment key, search values, ACL, current + history documents) minus H
 validation; then --http-creates more are POSTed through HTTP and timed. Creates/s is measured on
 that HTTP sample, at the target size. It is compared with raw pymongo `insert_one` of the same
 JSON into a scratch collection of the same store, and with `Store.write` of the same kind of
-documents (the create path minus HTTP and validation), timed in the same run. With several sizes it prints the p99 ratios
-between the largest and the smallest (issue 11: read p99 <= 25 ms, patient search p99 <= 80 ms,
+documents (the create path minus HTTP and validation), timed in the same run. Once every size
+is loaded, the reads and searches are timed, the sizes taking turns in --rounds rounds, so that
+the machine's drift over a long run does not enter the comparison. With several sizes it prints
+the p99 ratios between the largest and the smallest (issue 11: read p99 <= 25 ms, patient search p99 <= 80 ms,
 each within 1.3x from 10k to 100k documents).
 
 This is a script, not a test. It prints the machine and store it ran on.
@@ -35,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -315,7 +318,7 @@ def discard(carnet) -> None:
 
 
 # -- one size ----------------------------------------------------------------------------------------
-def run_size(size: int, args, log) -> dict:
+def load_size(size: int, args, log) -> "Loaded":
     rng = random.Random(size)
     settings = scratch_settings()
     carnet = build(settings)
@@ -409,53 +412,72 @@ def run_size(size: int, args, log) -> dict:
         count = carnet.store.db["DocumentReference"].count_documents({})
         if count != size:
             raise RuntimeError(f"expected {size} stored DocumentReferences, found {count}")
-
-        settle(carnet)
-
-        def timed(urls: list[str], expect_entries: bool, slowest: list | None = None):
-            samples = []
-            for url in urls:
-                paused, read = gc_clock.total, disk_reads()
-                t0 = time.perf_counter()
-                response = client.get(url, headers=headers)
-                samples.append(time.perf_counter() - t0)
-                if slowest is not None:
-                    slowest.append(
-                        (
-                            samples[-1] * 1000,
-                            (gc_clock.total - paused) * 1000,
-                            disk_reads() - read,
-                        )
-                    )
-                if response.status_code != 200:
-                    raise RuntimeError(f"{url}: {response.status_code}")
-                if expect_entries and not response.get_json().get("entry"):
-                    raise RuntimeError(f"{url}: no entries")
-            return percentiles(samples)
-
-        q = args.queries
-        timed_from = disk_reads()
-        result["read"] = timed(
-            [f"/fhir/DocumentReference/{rng.choice(ids)}" for _ in range(q)], False
-        )
         base = "/fhir/DocumentReference?patient=Patient/{}&_count=20"
         loaded = patients[: max(1, min(len(patients), bulk_n))]  # patients with documents
-        searches = result["search_pauses"] = []
-        result["search"] = timed(
-            [base.format(rng.choice(loaded)) for _ in range(q)], True, searches
-        )
-        result["search_type"] = timed(
-            [
+        q = args.queries
+        urls = {
+            "read": [f"/fhir/DocumentReference/{rng.choice(ids)}" for _ in range(q)],
+            "search": [base.format(rng.choice(loaded)) for _ in range(q)],
+            "search_type": [
                 base.format(rng.choice(loaded)) + f"&type=http://loinc.org|{rng.choice(TYPES)[0]}"
                 for _ in range(q)
             ],
-            False,
-        )
-        result["disk_read"] = disk_reads() - timed_from
+        }
         result["per_patient"] = size / len(patients)
-    finally:
+    except BaseException:
         discard(carnet)
-    return result
+        raise
+    return Loaded(size, carnet, client, headers, urls, result)
+
+
+@dataclass
+class Loaded:
+    """A size's store, loaded and its creates timed, waiting for its timed reads and searches."""
+
+    size: int
+    carnet: object
+    client: object
+    headers: dict
+    urls: dict[str, list[str]]
+    result: dict
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def timed(self, kind: str, urls: list[str], slowest: list | None = None) -> None:
+        expect_entries = kind == "search"
+        samples = self.samples.setdefault(kind, [])
+        for url in urls:
+            paused, read = gc_clock.total, disk_reads()
+            t0 = time.perf_counter()
+            response = self.client.get(url, headers=self.headers)
+            samples.append(time.perf_counter() - t0)
+            read = disk_reads() - read
+            self.result["disk_read"] = self.result.get("disk_read", 0) + read
+            if slowest is not None:
+                slowest.append((samples[-1] * 1000, (gc_clock.total - paused) * 1000, read))
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: {response.status_code}")
+            if expect_entries and not response.get_json().get("entry"):
+                raise RuntimeError(f"{url}: no entries")
+
+
+def time_reads_and_searches(stores: list[Loaded], rounds: int) -> None:
+    """Each kind of request (read, patient search, search with a type), in `rounds` rounds that
+    visit every size in turn: a drift of the machine's speed over the run (measured: medians
+    doubling between two phases ten minutes apart) falls on every size alike instead of on the
+    ratio between them."""
+    for loaded in stores:
+        settle(loaded.carnet)  # the file of the size loaded first has cooled since its load
+        loaded.result["search_pauses"] = []
+    for kind in ("read", "search", "search_type"):
+        for r in range(rounds):
+            for loaded in stores:
+                urls = loaded.urls[kind]
+                share = urls[r * len(urls) // rounds : (r + 1) * len(urls) // rounds]
+                pauses = loaded.result["search_pauses"] if kind == "search" else None
+                loaded.timed(kind, share, pauses)
+    for loaded in stores:
+        for kind, samples in loaded.samples.items():
+            loaded.result[kind] = percentiles(samples)
 
 
 def main(argv=None) -> int:
@@ -480,6 +502,12 @@ def main(argv=None) -> int:
         "(auto: direct on the embedded store, store.write on MongoDB)",
     )
     parser.add_argument("--budget", type=float, default=900, help="seconds allowed per bulk load")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=10,
+        help="the timed reads and searches of every size, interleaved in this many rounds",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
@@ -509,7 +537,9 @@ def main(argv=None) -> int:
         f"          then {args.http_creates} creates timed through HTTP POST "
         "(Prefer: return=minimal), and the same JSON through raw insert_one;\n"
         f"          {args.queries} reads and {args.queries} searches of each kind, random ids and "
-        f"patients; {spread}."
+        f"patients; {spread};\n          once every size is loaded, the reads and searches of "
+        f"the sizes are timed in turn, in {args.rounds} rounds (a drift\n          of the "
+        "machine's speed falls on every size alike, not on the ratio between them)."
     )
     print()
     header = (
@@ -520,18 +550,28 @@ def main(argv=None) -> int:
     print(header)
     print("-" * len(header))
     status = 0
+    stores: list[Loaded] = []
+    try:
+        for size in sizes:
+            log(f"size {size}: loading ...")
+            t0 = time.perf_counter()
+            try:
+                stores.append(load_size(size, args, log))
+            except TimeoutError as exc:
+                print(f"{size:>8} skipped: {exc}")
+                status = 1
+                continue
+            log(f"size {size}: loaded in {time.perf_counter() - t0:.0f}s")
+        log(f"reads and searches, {args.rounds} rounds over the sizes ...")
+        time_reads_and_searches(stores, args.rounds)
+    finally:
+        for loaded in stores:
+            discard(loaded.carnet)
     done = {}
-    for size in sizes:
-        log(f"size {size}: loading ...")
-        t0 = time.perf_counter()
-        try:
-            r = run_size(size, args, log)
-        except TimeoutError as exc:
-            print(f"{size:>8} skipped: {exc}")
-            status = 1
-            continue
+    for loaded in stores:
+        r = done[loaded.size] = loaded.result
         print(
-            f"{size:>8} {r['bulk_mode']:>11} {r['http_rate']:>13.1f} {r['raw_rate']:>12.0f} "
+            f"{loaded.size:>8} {r['bulk_mode']:>11} {r['http_rate']:>13.1f} {r['raw_rate']:>12.0f} "
             f"{'1:' + format(r['raw_rate'] / r['http_rate'], '.0f'):>10} {r['write_rate']:>13.1f} "
             f"{r['http_rate'] / r['write_rate']:>8.2f}x "
             f"{r['read'][0]:>7.2f}/{r['read'][1]:<8.2f} "
@@ -539,8 +579,6 @@ def main(argv=None) -> int:
             f"{r['search_type'][0]:>8.2f}/{r['search_type'][1]:<8.2f}",
             flush=True,
         )
-        done[size] = r
-        log(f"size {size}: done in {time.perf_counter() - t0:.0f}s")
     print()
     if done:
         for size, r in done.items():
