@@ -48,7 +48,9 @@ from carnet.app import build, create_app  # noqa: E402
 from carnet_core.context import operator_context  # noqa: E402
 from consent.acl import access_fields  # noqa: E402
 from fhir_server.config import Settings  # noqa: E402
+from fhir_server.store.db import connect_documents  # noqa: E402
 from fhir_server.store.repository import now  # noqa: E402
+from smart_auth import models  # noqa: E402
 
 FHIR_JSON = "application/fhir+json"
 TYPES = [
@@ -442,6 +444,18 @@ class Loaded:
     result: dict
     samples: dict[str, list[float]] = field(default_factory=dict)
 
+    def take_turn(self) -> None:
+        """Make this size's app the one served: mongoengine's records (the signing keys its token
+        is checked against, clients, revocations) are bound process-wide, as `build` binds them,
+        so they are bound to this size's store again; then one untimed read, which loads them."""
+        settings = self.carnet.settings
+        connect_documents(
+            models.ALIAS, settings.mongodb_uri, settings.mongodb_db, settings.data_dir
+        )
+        response = self.client.get(self.urls["read"][0], headers=self.headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"{self.urls['read'][0]}: {response.status_code}")
+
     def timed(self, kind: str, urls: list[str], slowest: list | None = None) -> None:
         expect_entries = kind == "search"
         samples = self.samples.setdefault(kind, [])
@@ -471,6 +485,8 @@ def time_reads_and_searches(stores: list[Loaded], rounds: int) -> None:
     for kind in ("read", "search", "search_type"):
         for r in range(rounds):
             for loaded in stores:
+                if len(stores) > 1:
+                    loaded.take_turn()
                 urls = loaded.urls[kind]
                 share = urls[r * len(urls) // rounds : (r + 1) * len(urls) // rounds]
                 pauses = loaded.result["search_pauses"] if kind == "search" else None
