@@ -125,7 +125,7 @@ class Auditor:
         events, announced = [], []
         # The request's events are one unit of work: one commit whatever their number, and all of
         # them or none. A trail: alone in their commit (a read's), they are in the log before the
-        # answer leaves, on the disk a moment later (docs/architecture.md, "Durability").
+        # answer leaves, on the disk a moment later (docs/architecture.md, "Durable").
         with self.store.trail(), self.store.unit_of_work() as tx:
             for pk, refs in touched.items():
                 companions = []

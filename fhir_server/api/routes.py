@@ -114,7 +114,7 @@ def dispatch(table: RouteTable = ROUTES) -> Response:
     found = table.match(request.method, _path())
     call = _call(found)
     ctx = None if found.route.public else _ctx(found)
-    if ctx is not None and request.method != "GET" and found.route.body != "form":
+    if ctx is not None and request.method not in ("GET", "HEAD") and found.route.body != "form":
         # A write and its AuditEvents in one transaction, committed once recorded (_audit).
         g.carnet_transaction = transaction = ExitStack()
         transaction.enter_context(

@@ -512,7 +512,11 @@ class Checkpointer:
     def run_once(self, conn: sqlite3.Connection) -> None:
         if self._unflushed:
             self._unflushed = False  # a commit after this line asks for the next pass
-            self.flush_log()
+            try:
+                self.flush_log()
+            except OSError:
+                self._unflushed = True  # the next pass tries again
+                raise
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def flush_log(self) -> None:
@@ -552,7 +556,7 @@ def _checkpoints(engine_ref, pending: threading.Event) -> None:
                 engine.checkpointer.run_once(conn)
             finally:
                 conn.close()
-        except sqlite3.Error:
+        except (sqlite3.Error, OSError):
             pass  # busy or gone: the next commit asks again, and the backstop stays
         del engine
 
