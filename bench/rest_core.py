@@ -18,8 +18,8 @@ JSON into a scratch collection of the same store, and with `Store.write` of the 
 documents (the create path minus HTTP and validation), timed in the same run. Once every size
 is loaded, the reads and searches are timed, the sizes taking turns in --rounds rounds, so that
 the machine's drift over a long run does not enter the comparison. With several sizes it prints
-the p99 ratios between the largest and the smallest (issue 11: read p99 <= 25 ms, patient search p99 <= 80 ms,
-each within 1.3x from 10k to 100k documents).
+the p99 ratios between the largest and the smallest (issue 11: read p99 <= 25 ms, patient
+search p99 <= 80 ms, each within 1.3x from 10k to 100k documents).
 
 This is a script, not a test. It prints the machine and store it ran on.
 """
@@ -465,7 +465,7 @@ class Loaded:
             response = self.client.get(url, headers=self.headers)
             samples.append(time.perf_counter() - t0)
             read = disk_reads() - read
-            self.result["disk_read"] = self.result.get("disk_read", 0) + read
+            self.result["disk_read"] += read
             if slowest is not None:
                 slowest.append((samples[-1] * 1000, (gc_clock.total - paused) * 1000, read))
             if response.status_code != 200:
@@ -481,7 +481,7 @@ def time_reads_and_searches(stores: list[Loaded], rounds: int) -> None:
     ratio between them."""
     for loaded in stores:
         settle(loaded.carnet)  # the file of the size loaded first has cooled since its load
-        loaded.result["search_pauses"] = []
+        loaded.result["search_pauses"], loaded.result["disk_read"] = [], 0
     for kind in ("read", "search", "search_type"):
         for r in range(rounds):
             for loaded in stores:

@@ -505,19 +505,23 @@ class Checkpointer:
             atexit.register(self._at_exit)  # a process that ends normally leaves no trail unflushed
 
     def _at_exit(self) -> None:
-        if self._unflushed and self._pid == os.getpid():
-            self._unflushed = False
-            self.flush_log()
+        if self._pid == os.getpid():
+            self.flush_if_due()
 
     def run_once(self, conn: sqlite3.Connection) -> None:
-        if self._unflushed:
-            self._unflushed = False  # a commit after this line asks for the next pass
-            try:
-                self.flush_log()
-            except OSError:
-                self._unflushed = True  # the next pass tries again
-                raise
+        self.flush_if_due()
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def flush_if_due(self) -> None:
+        """Flush the log if a commit of this process did not wait for its flush."""
+        if not self._unflushed:
+            return
+        self._unflushed = False  # a commit after this line asks for the next pass
+        try:
+            self.flush_log()
+        except OSError:
+            self._unflushed = True  # the next pass tries again
+            raise
 
     def flush_log(self) -> None:
         """Waits until the disk holds the whole log: every commit made so far by any process."""
